@@ -1,0 +1,42 @@
+# One-command setup and the two entry points of the README: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export KEDRO_DISABLE_TELEMETRY := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: .venv demo test lint benchmark viz mlflow-ui clean-data
+
+# The environment is rebuilt when pyproject.toml changes. torch 2.14.1 and torchvision 0.29.1
+# come from this machine's local wheel store through plain pip (uv/poetry would download GBs).
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e ".[dev]" > $(VENV)/install.log 2>&1 \
+		|| (grep -v "^WARNING: Location" $(VENV)/install.log | tail -40; exit 1)
+	$(BIN)/python -c "import torch, torchvision, facenet_pytorch, kedro"
+	touch $@
+
+.venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/kedro run --pipelines=data_preparation
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks
+
+benchmark: $(VENV)/.installed
+	$(BIN)/python benchmarks/alignment_throughput.py
+
+viz: $(VENV)/.installed
+	$(BIN)/kedro viz run --no-browser
+
+mlflow-ui: $(VENV)/.installed
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1
+
+clean-data:
+	find data -mindepth 2 ! -name .gitkeep ! -name '*.dvc' -delete

@@ -1,0 +1,93 @@
+"""One template pipeline, instantiated per corpus under the corpus's name as namespace.
+
+For corpus ``demo_casme2`` the outputs are the catalog entries ``demo_casme2.samples``,
+``demo_casme2.clips``, ``demo_casme2.onset_apex``, ``demo_casme2.alignment_report`` and
+``demo_casme2.augmented_clips`` / ``.augmented_samples`` (FER corpora: no onset_apex).
+Its settings are ``data_preparation.corpora.demo_casme2`` in the parameters.
+"""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from expression_nas.pipelines.data_preparation import nodes
+
+#: Corpus name -> whether its samples are clips (MER) or stills (FER).
+CORPORA = {
+    "demo_casme2": "clips",
+    "demo_samm": "clips",
+    "demo_smic": "clips",
+    "demo_composite": "clips",
+    "demo_fer2013": "stills",
+    "demo_ckplus": "stills",
+    "demo_jaffe": "stills",
+    "casme2": "clips",
+    "samm": "clips",
+    "smic": "clips",
+    "composite": "clips",
+    "fer2013": "stills",
+    "ckplus": "stills",
+    "jaffe": "stills",
+}
+DEMO_CORPORA = tuple(name for name in CORPORA if name.startswith("demo_"))
+
+
+def corpus_pipeline(corpus: str) -> Pipeline:
+    """The preparation of one corpus, namespaced under its name."""
+    clips = CORPORA[corpus] == "clips"
+    shared = [
+        Node(nodes.index_corpus, "params:corpus", "raw_index", name="index_corpus"),
+        Node(nodes.select_classes, ["raw_index", "params:corpus"], "index", name="select_classes"),
+        Node(
+            nodes.align_corpus,
+            ["index", "params:corpus", "params:alignment"],
+            "aligned",
+            name="align_faces",
+        ),
+        Node(
+            nodes.report_quality,
+            ["raw_index", "index", "aligned", "params:corpus"],
+            "alignment_report",
+            name="report_quality",
+        ),
+    ]
+    if clips:
+        specific = [
+            Node(
+                nodes.build_clips,
+                ["index", "aligned", "params:corpus"],
+                ["clips", "samples", "onset_apex"],
+                name="normalize_clips",
+            ),
+            Node(
+                nodes.augment_clips,
+                ["clips", "samples", "params:augmentation"],
+                ["augmented_clips", "augmented_samples"],
+                name="augment",
+            ),
+        ]
+    else:
+        specific = [
+            Node(nodes.build_stills, ["index", "aligned"], ["clips", "samples"], name="collect_stills"),
+            Node(
+                nodes.augment_stills,
+                ["clips", "samples", "params:augmentation"],
+                ["augmented_clips", "augmented_samples"],
+                name="augment",
+            ),
+        ]
+    return Pipeline(
+        shared + specific,
+        namespace=corpus,
+        parameters={
+            "params:corpus": f"params:data_preparation.corpora.{corpus}",
+            "params:alignment": "params:data_preparation.alignment",
+            "params:augmentation": "params:data_preparation.augmentation",
+        },
+        tags=["data_preparation", corpus],
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """All demo corpora (the default data); real corpora are registered as ``prepare_<name>``."""
+    return sum((corpus_pipeline(name) for name in DEMO_CORPORA), Pipeline([]))

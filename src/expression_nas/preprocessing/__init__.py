@@ -1,0 +1,1 @@
+"""Face alignment, clip-length normalization and augmentation of prepared clips."""
