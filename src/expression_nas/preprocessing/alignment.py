@@ -28,16 +28,16 @@ import torch.nn.functional as F
 
 logger = logging.getLogger(__name__)
 
-#: Canonical landmark positions (left eye, right eye, nose, left mouth corner, right mouth corner)
-#: in a unit square crop; x to the right, y down. Eyes level by construction; the margin around
-#: the face is set by ``AlignmentConfig.face_scale``.
+#: Canonical landmark positions (left eye, right eye, nose tip, left and right mouth corners)
+#: in a unit square crop; x to the right, y down. Left-right symmetric with the eyes on one
+#: horizontal line; the margin around the face is set by ``AlignmentConfig.face_scale``.
 CANONICAL_LANDMARKS = np.array(
     [
-        [0.3419, 0.4616],
-        [0.6565, 0.4598],
-        [0.5002, 0.6405],
-        [0.3710, 0.8247],
-        [0.6315, 0.8232],
+        [0.34, 0.46],
+        [0.66, 0.46],
+        [0.50, 0.64],
+        [0.37, 0.82],
+        [0.63, 0.82],
     ]
 )
 
