@@ -53,7 +53,10 @@ def main() -> None:
                 for clip in clips:
                     align_clip(clip, config)
                 best = min(best, time.perf_counter() - started)
-            figures[mode] = {"seconds": round(best, 2), "frames_per_second": round(n_frames / best, 1)}
+            figures[mode] = {
+                "seconds": round(best, 2),
+                "frames_per_second": round(n_frames / best, 1),
+            }
 
     print(
         json.dumps(

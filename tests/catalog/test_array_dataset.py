@@ -17,5 +17,5 @@ def test_round_trip_is_memory_mapped(tmp_path):
 
 
 def test_missing_file_names_the_path(tmp_path):
-    with pytest.raises(DatasetError, match="missing.npy"):
+    with pytest.raises(DatasetError, match=r"missing\.npy"):
         NpyArrayDataset(filepath=str(tmp_path / "missing.npy")).load()

@@ -82,5 +82,5 @@ def test_per_frame_detection_repairs_or_drops_frames_without_face(tilted_face):
 
 
 def test_bad_settings_are_rejected_with_the_key_named():
-    with pytest.raises(ValueError, match="alignment.detect"):
+    with pytest.raises(ValueError, match=r"alignment\.detect"):
         AlignmentConfig(detect="sometimes")

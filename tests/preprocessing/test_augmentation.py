@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from expression_nas.preprocessing.augmentation import (
     AugmentationConfig,
@@ -33,8 +34,6 @@ def test_reproducible_by_seed_and_different_across_seeds():
 
 
 def test_seeding_leaves_the_global_generator_alone():
-    import torch
-
     torch.manual_seed(0)
     expected = torch.rand(1)
     torch.manual_seed(0)
@@ -43,7 +42,9 @@ def test_seeding_leaves_the_global_generator_alone():
 
 
 def test_plan_without_balancing_adds_copies_of_everything():
-    plan = augmentation_plan([0, 0, 1], copies=2, balance_classes=False, rng=np.random.default_rng(0))
+    plan = augmentation_plan(
+        [0, 0, 1], copies=2, balance_classes=False, rng=np.random.default_rng(0)
+    )
     assert plan[:3] == [(0, 0), (1, 0), (2, 0)]
     assert sorted(plan[3:]) == [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 2)]
 

@@ -31,7 +31,7 @@ def test_tim_passes_through_the_original_frames_at_the_same_length(clip):
 
 
 def test_tim_reproduces_a_smooth_cosine_motion_exactly():
-    """TIM's curve is a cosine series: a sequence that is one basis function is resampled exactly."""
+    """TIM's curve is a cosine series: one basis function is resampled exactly."""
     n, m = 10, 25
     frames = np.cos(np.pi * 2 * (2 * np.arange(n) + 1) / (2 * n))[:, None] * np.ones((1, 3))
     positions = np.linspace(0, n - 1, m)

@@ -25,6 +25,7 @@ from functools import cache
 import numpy as np
 import torch
 import torch.nn.functional as F
+from facenet_pytorch import MTCNN
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,9 @@ class AlignmentConfig:
 
     def __post_init__(self) -> None:
         if self.detect not in {"per_clip", "per_frame"}:
-            raise ValueError(f"alignment.detect must be 'per_clip' or 'per_frame', got {self.detect!r}")
+            raise ValueError(
+                f"alignment.detect must be 'per_clip' or 'per_frame', got {self.detect!r}"
+            )
         if self.missing_face not in {"repair", "drop"}:
             raise ValueError(
                 f"alignment.missing_face must be 'repair' or 'drop', got {self.missing_face!r}"
@@ -86,12 +89,12 @@ class AlignedClip:
 
 @cache
 def _detector(min_face_size: int):
-    from facenet_pytorch import MTCNN
-
     return MTCNN(device="cpu", min_face_size=min_face_size, select_largest=True, post_process=False)
 
 
-def detect_faces(frames: np.ndarray, config: AlignmentConfig) -> list[tuple[float, np.ndarray] | None]:
+def detect_faces(
+    frames: np.ndarray, config: AlignmentConfig
+) -> list[tuple[float, np.ndarray] | None]:
     """Run MTCNN on RGB frames [N, H, W, 3]; per frame (score, landmarks [5, 2]) or None."""
     detector = _detector(config.min_face_size)
     _, probs, points = detector.detect(list(frames), landmarks=True)
@@ -147,7 +150,9 @@ def warp_frames(frames: np.ndarray, transforms: np.ndarray, size: int) -> np.nda
     # grid_sample works in normalised coordinates in [-1, 1] (align_corners=False): pixel
     # centre x maps to (2x + 1) / W - 1. Compose: normalised crop -> crop px -> source px ->
     # normalised source.
-    to_pixels = np.array([[size / 2.0, 0, size / 2.0 - 0.5], [0, size / 2.0, size / 2.0 - 0.5], [0, 0, 1]])
+    to_pixels = np.array(
+        [[size / 2.0, 0, size / 2.0 - 0.5], [0, size / 2.0, size / 2.0 - 0.5], [0, 0, 1]]
+    )
     to_normalised = np.array(
         [[2.0 / width, 0, 1.0 / width - 1], [0, 2.0 / height, 1.0 / height - 1], [0, 0, 1]]
     )
@@ -156,7 +161,9 @@ def warp_frames(frames: np.ndarray, transforms: np.ndarray, size: int) -> np.nda
     grid = F.affine_grid(
         torch.from_numpy(theta[:, :2, :]).float(), [n_frames, 3, size, size], align_corners=False
     )
-    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    warped = F.grid_sample(
+        images, grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
     return warped.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
 
@@ -212,16 +219,13 @@ def _align_per_frame(frames: np.ndarray, config: AlignmentConfig) -> AlignedClip
             drop_reason="no_face_in_clip",
         )
     found_array = np.array(found)
-    if config.missing_face == "drop":
-        kept = found
-    else:
-        kept = list(range(len(frames)))
+    kept = found if config.missing_face == "drop" else list(range(len(frames)))
     transforms = []
     for index in kept:
         nearest = int(found_array[np.abs(found_array - index).argmin()])
         _, landmarks = detections[nearest]
         transforms.append(similarity_to_template(landmarks, config.size, config.face_scale))
-    score, first_landmarks = detections[found[0]]
+    _, first_landmarks = detections[found[0]]
     return AlignedClip(
         frames=_finish(warp_frames(frames[kept], np.stack(transforms), config.size), config),
         face_found=True,

@@ -14,8 +14,17 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from expression_nas.corpora.base import read_sample
-from expression_nas.preprocessing.alignment import AlignedClip, AlignmentConfig, align_clip, to_grayscale
-from expression_nas.preprocessing.normalization import apex_position, normalize_length, onset_apex_pair
+from expression_nas.preprocessing.alignment import (
+    AlignedClip,
+    AlignmentConfig,
+    align_clip,
+    to_grayscale,
+)
+from expression_nas.preprocessing.normalization import (
+    apex_position,
+    normalize_length,
+    onset_apex_pair,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +67,9 @@ def resize_only(frames: np.ndarray, config: AlignmentConfig) -> AlignedClip:
     """For corpora that ship face crops already (FER2013): resize, no detection."""
     images = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
     if images.shape[-2:] != (config.size, config.size):
-        images = F.interpolate(images, size=(config.size, config.size), mode="bilinear", antialias=True)
+        images = F.interpolate(
+            images, size=(config.size, config.size), mode="bilinear", antialias=True
+        )
     crops = images.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
     return AlignedClip(
         frames=to_grayscale(crops) if config.grayscale else crops,
@@ -130,7 +141,11 @@ def quality_report(
     scores = np.array([clip.detector_score for clip in aligned], dtype=float)
     scores = scores[np.isfinite(scores)]
     dropped = [
-        {"sample_id": index.iloc[i]["sample_id"], "subject": index.iloc[i]["subject"], "reason": clip.drop_reason}
+        {
+            "sample_id": index.iloc[i]["sample_id"],
+            "subject": index.iloc[i]["subject"],
+            "reason": clip.drop_reason,
+        }
         for i, clip in enumerate(aligned)
         if clip.frames is None
     ]

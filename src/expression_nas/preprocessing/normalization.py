@@ -79,7 +79,7 @@ def apex_position(onset: int, apex: int, offset: int, length: int) -> int:
     if offset <= onset:
         return 0
     fraction = (apex - onset) / (offset - onset)
-    return int(round(min(max(fraction, 0.0), 1.0) * (length - 1)))
+    return round(min(max(fraction, 0.0), 1.0) * (length - 1))
 
 
 def onset_apex_pair(frames: np.ndarray, apex_index: int) -> np.ndarray:

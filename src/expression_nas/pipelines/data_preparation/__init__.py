@@ -1,4 +1,4 @@
-"""Prepare a corpus: index -> class selection -> face alignment -> fixed-length clips -> augmentation."""
+"""Prepare a corpus: index, class selection, face alignment, fixed-length clips, augmentation."""
 
 from expression_nas.pipelines.data_preparation.pipeline import create_pipeline
 

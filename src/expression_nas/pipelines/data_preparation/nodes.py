@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from expression_nas.corpora.registry import load_corpus
+from expression_nas.corpora.registry import VOCABULARIES, load_corpus
 from expression_nas.demo import generate_demo_corpus
 from expression_nas.preprocessing import corpus as prep
 from expression_nas.preprocessing.alignment import AlignedClip, AlignmentConfig
@@ -32,11 +32,15 @@ def index_corpus(corpus: dict[str, Any]) -> pd.DataFrame:
             f"the root of corpus kind {kind!r} is not set: put the path of your copy in "
             f"conf/<env>/parameters_data_preparation.yml (see README, 'Real corpora')"
         )
-    if corpus.get("demo"):
+    demo = corpus.get("demo")
+    if demo:
+        # `demo: true` generates the default demo; a mapping overrides generator settings
+        overrides = demo if isinstance(demo, dict) else {}
         for source_kind, source_root in _roots(kind, root).items():
-            generate_demo_corpus(source_kind, source_root, seed=corpus.get("seed", 0))
+            generate_demo_corpus(source_kind, source_root, **overrides)
     options = dict(corpus.get("loader", {}))
-    index = load_corpus(kind, **root, **options) if kind == "composite" else load_corpus(kind, root=root, **options)
+    roots = root if kind == "composite" else {"root": root}
+    index = load_corpus(kind, **roots, **options)
     logger.info("%s: %d samples from %d subjects", kind, len(index), index["subject"].nunique())
     return index
 
@@ -48,7 +52,16 @@ def _roots(kind: str, root: str | dict[str, str]) -> dict[str, str]:
 
 
 def select_classes(raw_index: pd.DataFrame, corpus: dict[str, Any]) -> pd.DataFrame:
-    return prep.select_classes(raw_index, corpus["classes"], corpus.get("label_map"))
+    """Keep the configured classes; a class the corpus cannot have is a configuration error."""
+    label_map = corpus.get("label_map") or {}
+    known = set(VOCABULARIES[corpus["kind"]]) | set(label_map.values())
+    unknown = [name for name in corpus["classes"] if name not in known]
+    if unknown:
+        raise ValueError(
+            f"parameters data_preparation.corpora.<corpus>.classes: {unknown} are not labels of "
+            f"corpus kind {corpus['kind']!r}; expected some of {sorted(known)}"
+        )
+    return prep.select_classes(raw_index, corpus["classes"], label_map)
 
 
 def _alignment_config(alignment: dict[str, Any], corpus: dict[str, Any]) -> AlignmentConfig:

@@ -68,7 +68,12 @@ def corpus_pipeline(corpus: str) -> Pipeline:
         ]
     else:
         specific = [
-            Node(nodes.build_stills, ["index", "aligned"], ["clips", "samples"], name="collect_stills"),
+            Node(
+                nodes.build_stills,
+                ["index", "aligned"],
+                ["clips", "samples"],
+                name="collect_stills",
+            ),
             Node(
                 nodes.augment_stills,
                 ["clips", "samples", "params:augmentation"],
