@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import yaml
+from kedro.framework.startup import bootstrap_project
 
 from expression_nas.pipeline_registry import register_pipelines
 from expression_nas.pipelines.data_preparation.pipeline import CORPORA, DEMO_CORPORA
@@ -9,12 +10,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 def test_every_corpus_has_a_preparation_pipeline_and_a_default_exists():
+    bootstrap_project(PROJECT)
     pipelines = register_pipelines()
     assert "__default__" in pipelines
     for name in CORPORA:
-        outputs = pipelines[f"prepare_{name}"].outputs()
+        outputs = pipelines[f"prepare_{name}"].all_outputs()
         assert {f"{name}.samples", f"{name}.clips", f"{name}.alignment_report"} <= outputs
-    demo_outputs = pipelines["data_preparation"].outputs()
+    demo_outputs = pipelines["data_preparation"].all_outputs()
     assert {f"{name}.samples" for name in DEMO_CORPORA} <= demo_outputs
     assert not any(output.startswith("casme2.") for output in demo_outputs)
 

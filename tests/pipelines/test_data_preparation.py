@@ -17,8 +17,8 @@ from kedro.runner import SequentialRunner
 from expression_nas.pipelines.data_preparation.pipeline import corpus_pipeline
 
 PROJECT = Path(__file__).resolve().parents[2]
-#: Small generator settings so a run takes seconds.
-TINY_DEMO = {"samples_per_class": 1}
+#: Small generator settings per corpus kind, so a run takes seconds.
+TINY_DEMO = {"casme2": {"samples_per_class": 1}, "jaffe": {"repetitions": 1}}
 
 
 def _config() -> tuple[dict, dict]:
@@ -37,7 +37,7 @@ def _run(corpus: str, tmp_path: Path, edit=None) -> DataCatalog:
     for name, corpus_settings in settings["corpora"].items():
         root = corpus_settings["root"]
         if name.startswith("demo_"):
-            corpus_settings["demo"] = TINY_DEMO
+            corpus_settings["demo"] = TINY_DEMO.get(corpus_settings["kind"], True)
             corpus_settings["root"] = (
                 {kind: str(tmp_path / path) for kind, path in root.items()}
                 if isinstance(root, dict)

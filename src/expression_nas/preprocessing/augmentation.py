@@ -52,7 +52,7 @@ class ClipAugmenter:
 
     def __call__(self, clip: np.ndarray, seed: int) -> np.ndarray:
         color = clip.ndim == 4
-        video = torch.from_numpy(np.ascontiguousarray(clip))
+        video = torch.from_numpy(np.array(clip))  # a writable copy (clips may be memory-mapped)
         video = video.permute(0, 3, 1, 2) if color else video.unsqueeze(1)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
