@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import yaml
-from kedro.framework.startup import bootstrap_project
 
 from expression_nas.pipeline_registry import register_pipelines
 from expression_nas.pipelines.data_preparation.pipeline import CORPORA, DEMO_CORPORA
@@ -10,7 +9,6 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 def test_every_corpus_has_a_preparation_pipeline_and_a_default_exists():
-    bootstrap_project(PROJECT)
     pipelines = register_pipelines()
     assert "__default__" in pipelines
     for name in CORPORA:
