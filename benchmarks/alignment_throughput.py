@@ -64,7 +64,7 @@ def main() -> None:
                 "corpora": args.corpora,
                 "clips": len(clips),
                 "frames": n_frames,
-                "frame_size": list(clips[0].shape[1:3]),
+                "frame_sizes": sorted({f"{c.shape[2]}x{c.shape[1]}" for c in clips}),
                 "generate_and_read_seconds": round(read_seconds, 2),
                 "alignment": figures,
                 "speedup_per_clip_vs_per_frame": round(
