@@ -1,0 +1,250 @@
+"""The differentiable search loop: alternate weight steps on training batches and architecture
+steps on validation batches, checkpoint every epoch, resume after an interruption.
+
+Works with any supernet that exposes ``arch_parameters()``, ``weight_parameters()``,
+``arch_snapshot()`` and ``derive()``. Both batches come from the *search* subjects only; the
+caller keeps every evaluation subject out of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import cycle
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from expression_nas.nas.bilevel import first_order_arch_step, second_order_arch_step
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Defaults are seed 000's search settings (30 epochs, batch 4, SGD momentum 0.9, cosine
+    lr 0.007, weight decay 3e-4); the architecture optimiser is DARTS' Adam (3e-4, 1e-3)."""
+
+    epochs: int = 30
+    batch_size: int = 4
+    lr: float = 0.007
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    arch_lr: float = 3e-4
+    arch_weight_decay: float = 1e-3
+    order: str = "first"  # or "second"
+    arch_warmup_epochs: int = 0  # weight-only epochs before architecture updates start
+    grad_clip: float = 5.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.order not in {"first", "second"}:
+            raise ValueError(f"search.order must be 'first' or 'second', got {self.order!r}")
+
+
+@dataclass
+class SearchResult:
+    spec: dict[str, Any]
+    history: list[dict[str, float]]
+    arch_history: list[dict[str, Any]]
+    seconds: float
+    resumed_from_epoch: int = 0
+
+
+EpochCallback = Callable[[int, dict[str, float], dict[str, Any]], None]
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short hash of JSON-able settings, to tell whether a checkpoint belongs to this search."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_search(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    settings: SearchSettings,
+    checkpoint_path: Path | None = None,
+    run_key: str = "",
+    device: str | torch.device = "cpu",
+    on_epoch_end: EpochCallback | None = None,
+) -> SearchResult:
+    """Search for ``settings.epochs`` epochs; resume from ``checkpoint_path`` when it holds an
+    unfinished (or finished) search with the same ``run_key``."""
+    torch.manual_seed(settings.seed)
+    model.to(device)
+    weight_optimizer = torch.optim.SGD(
+        model.weight_parameters(),
+        lr=settings.lr,
+        momentum=settings.momentum,
+        weight_decay=settings.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        weight_optimizer, T_max=max(settings.epochs, 1), eta_min=settings.lr_min
+    )
+    arch_optimizer = torch.optim.Adam(
+        model.arch_parameters(),
+        lr=settings.arch_lr,
+        betas=(0.5, 0.999),
+        weight_decay=settings.arch_weight_decay,
+    )
+    history: list[dict[str, float]] = []
+    arch_history: list[dict[str, Any]] = []
+    start_epoch, elapsed = 0, 0.0
+    state = _load_checkpoint(checkpoint_path, run_key)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        weight_optimizer.load_state_dict(state["weight_optimizer"])
+        arch_optimizer.load_state_dict(state["arch_optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        history, arch_history = state["history"], state["arch_history"]
+        start_epoch, elapsed = state["epoch"] + 1, state["seconds"]
+        logger.info("resuming search from %s after epoch %d", checkpoint_path, state["epoch"])
+
+    for epoch in range(start_epoch, settings.epochs):
+        started = time.perf_counter()
+        update_arch = epoch >= settings.arch_warmup_epochs
+        metrics = _search_epoch(
+            model,
+            train_loader,
+            val_loader,
+            settings,
+            weight_optimizer,
+            arch_optimizer,
+            scheduler.get_last_lr()[0],
+            update_arch,
+            device,
+            f"search epoch {epoch + 1}/{settings.epochs}",
+        )
+        scheduler.step()
+        elapsed += time.perf_counter() - started
+        metrics = {"epoch": epoch, **metrics, "seconds": elapsed}
+        snapshot = model.arch_snapshot()
+        history.append(metrics)
+        arch_history.append({"epoch": epoch, **snapshot})
+        logger.info(
+            "search epoch %d: train loss %.3f acc %.3f | val loss %.3f acc %.3f",
+            epoch + 1,
+            metrics["train_loss"],
+            metrics["train_accuracy"],
+            metrics["val_loss"],
+            metrics["val_accuracy"],
+        )
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, metrics, snapshot)
+        if checkpoint_path is not None:
+            _save_checkpoint(
+                checkpoint_path,
+                {
+                    "run_key": run_key,
+                    "epoch": epoch,
+                    "seconds": elapsed,
+                    "model": model.state_dict(),
+                    "weight_optimizer": weight_optimizer.state_dict(),
+                    "arch_optimizer": arch_optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "history": history,
+                    "arch_history": arch_history,
+                },
+            )
+    return SearchResult(
+        spec=model.derive(),
+        history=history,
+        arch_history=arch_history,
+        seconds=elapsed,
+        resumed_from_epoch=start_epoch,
+    )
+
+
+def _search_epoch(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    settings: SearchSettings,
+    weight_optimizer: torch.optim.Optimizer,
+    arch_optimizer: torch.optim.Optimizer,
+    lr: float,
+    update_arch: bool,
+    device: str | torch.device,
+    description: str,
+) -> dict[str, float]:
+    model.train()
+    totals = {
+        "train_loss": 0.0,
+        "train_correct": 0,
+        "train_n": 0,
+        "val_loss": 0.0,
+        "val_correct": 0,
+        "val_n": 0,
+    }
+    val_batches = cycle(val_loader)
+    for batch in tqdm(train_loader, desc=description, leave=False, unit="batch"):
+        inputs, targets = (t.to(device) for t in batch)
+        if update_arch:
+            val_inputs, val_targets = (t.to(device) for t in next(val_batches))
+            if settings.order == "second":
+                second_order_arch_step(
+                    model,
+                    arch_optimizer,
+                    (inputs, targets),
+                    (val_inputs, val_targets),
+                    xi=lr,
+                    weight_decay=settings.weight_decay,
+                )
+            else:
+                first_order_arch_step(model, arch_optimizer, (val_inputs, val_targets))
+        weight_optimizer.zero_grad(set_to_none=True)
+        logits = model(inputs)
+        loss = nn.functional.cross_entropy(logits, targets)
+        loss.backward()
+        for parameter in model.arch_parameters():
+            parameter.grad = None
+        nn.utils.clip_grad_norm_(model.weight_parameters(), settings.grad_clip)
+        weight_optimizer.step()
+        totals["train_loss"] += float(loss.detach()) * len(targets)
+        totals["train_correct"] += int((logits.argmax(1) == targets).sum())
+        totals["train_n"] += len(targets)
+    model.eval()
+    with torch.no_grad():
+        for batch in val_loader:
+            inputs, targets = (t.to(device) for t in batch)
+            logits = model(inputs)
+            totals["val_loss"] += float(nn.functional.cross_entropy(logits, targets)) * len(targets)
+            totals["val_correct"] += int((logits.argmax(1) == targets).sum())
+            totals["val_n"] += len(targets)
+    return {
+        "train_loss": totals["train_loss"] / max(totals["train_n"], 1),
+        "train_accuracy": totals["train_correct"] / max(totals["train_n"], 1),
+        "val_loss": totals["val_loss"] / max(totals["val_n"], 1),
+        "val_accuracy": totals["val_correct"] / max(totals["val_n"], 1),
+        "lr": lr,
+    }
+
+
+def _load_checkpoint(path: Path | None, run_key: str) -> dict[str, Any] | None:
+    if path is None or not Path(path).exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("run_key") != run_key:
+        logger.info("ignoring checkpoint %s: it belongs to another search", path)
+        return None
+    return state
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    partial.replace(path)
