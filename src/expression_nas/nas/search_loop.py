@@ -113,6 +113,7 @@ def run_search(
 
     for epoch in range(start_epoch, settings.epochs):
         started = time.perf_counter()
+        _reseed_shuffling(train_loader, settings.seed * 10_007 + epoch)
         update_arch = epoch >= settings.arch_warmup_epochs
         metrics = _search_epoch(
             model,
@@ -230,6 +231,13 @@ def _search_epoch(
         "val_accuracy": totals["val_correct"] / max(totals["val_n"], 1),
         "lr": lr,
     }
+
+
+def _reseed_shuffling(loader: Iterable, seed: int) -> None:
+    """Seed a DataLoader's shuffling per epoch, so a resumed search sees the same batches."""
+    generator = getattr(loader, "generator", None)
+    if generator is not None:
+        generator.manual_seed(seed)
 
 
 def _load_checkpoint(path: Path | None, run_key: str) -> dict[str, Any] | None:
