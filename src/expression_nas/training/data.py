@@ -1,0 +1,58 @@
+"""Torch datasets and loaders over prepared clip arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+class RowReadable(Protocol):
+    """What ``ClipDataset`` needs from a clip store: a numpy array, a memory map or a view
+    that exposes only some rows (``evaluation.protocols.RowView``)."""
+
+    shape: tuple[int, ...]
+
+    def __getitem__(self, row: int) -> Any: ...
+
+
+class ClipDataset(Dataset):
+    """Clips ``clips[rows[i]]`` with labels ``labels[i]``, as float32 in [0, 1].
+
+    Grayscale clips [T, H, W] become [1, T, H, W], colour clips [T, H, W, 3] become
+    [3, T, H, W]. Only the listed rows are ever read, one at a time, so a memory-mapped corpus
+    is paged in on demand and nothing outside ``rows`` is touched.
+    """
+
+    def __init__(
+        self, clips: RowReadable, rows: Sequence[int] | np.ndarray, labels: Sequence[int]
+    ) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        labels = np.asarray(labels, dtype=np.int64)
+        if rows.ndim != 1 or rows.shape != labels.shape:
+            raise ValueError(f"rows {rows.shape} and labels {labels.shape} must be 1-D and match")
+        if len(clips.shape) not in (4, 5):
+            raise ValueError(f"expected clips [N, T, H, W] or [N, T, H, W, 3], got {clips.shape}")
+        self.clips = clips
+        self.rows = rows
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        clip = torch.from_numpy(np.array(self.clips[int(self.rows[index])], dtype=np.float32))
+        clip = clip.permute(3, 0, 1, 2) if clip.ndim == 4 else clip.unsqueeze(0)
+        return clip.div_(255.0), int(self.labels[index])
+
+
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+    """A single-process loader whose shuffling is driven by its own seeded generator, so the
+    batch order is reproducible and independent of the global torch RNG."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=0, generator=generator
+    )

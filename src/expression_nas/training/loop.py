@@ -1,0 +1,121 @@
+"""Fixed-epoch training of a derived network and batched prediction.
+
+There is deliberately no early stopping and no choice of a "best" epoch: the model after the
+last epoch is the model. Selecting an epoch by its score on the test subject is a known leak
+in published MER code (DESIGN.md sec. 5); when a selection is wanted, it must come from a
+validation split of the training subjects (``evaluation.protocols.subject_validation_split``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """SGD settings; the defaults are seed 000's training of the derived network."""
+
+    lr: float = 0.007
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    epochs: int = 70
+    batch_size: int = 12
+    cosine: bool = True
+
+
+def train_fixed_epochs(
+    model: nn.Module,
+    train_loader: DataLoader,
+    config: OptimizerConfig,
+    device: str | torch.device = "cpu",
+    class_weights: Sequence[float] | torch.Tensor | None = None,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+    seed: int = 0,
+) -> list[dict]:
+    """Train ``model`` in place for ``config.epochs`` epochs of SGD (cosine-annealed lr when
+    ``config.cosine``) on cross-entropy, optionally class-weighted.
+
+    Returns one record per epoch, ``{"epoch" (1-based), "loss", "accuracy", "lr"}``, measured
+    on the training batches as they were seen (training mode). ``on_epoch_end(epoch, record)``
+    is called after each epoch, e.g. to log metrics. ``config.batch_size`` is the loader's
+    business; it is not read here.
+    """
+    torch.manual_seed(seed)
+    model.to(device)
+    weights = None
+    if class_weights is not None:
+        weights = torch.as_tensor(class_weights, dtype=torch.float32, device=device)
+    criterion = nn.CrossEntropyLoss(weight=weights)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+        if config.cosine
+        else None
+    )
+    history: list[dict] = []
+    progress = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", leave=False)
+    for epoch in progress:
+        model.train()
+        lr = optimizer.param_groups[0]["lr"]
+        loss_sum, correct, seen = 0.0, 0, 0
+        for batch_inputs, batch_targets in train_loader:
+            targets = batch_targets.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(batch_inputs.to(device))
+            loss = criterion(logits, targets)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(targets)
+            correct += (logits.argmax(dim=1) == targets).sum().item()
+            seen += len(targets)
+        if seen == 0:
+            raise ValueError("the training loader yielded no samples")
+        if scheduler is not None:
+            scheduler.step()
+        record = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "lr": lr}
+        history.append(record)
+        progress.set_postfix(loss=f"{record['loss']:.4f}", acc=f"{record['accuracy']:.3f}")
+        logger.debug("epoch %d: loss %.4f, accuracy %.3f", epoch, record["loss"], correct / seen)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+    if history:
+        logger.info(
+            "trained %d epochs: final training loss %.4f, accuracy %.3f",
+            config.epochs,
+            history[-1]["loss"],
+            history[-1]["accuracy"],
+        )
+    return history
+
+
+def predict(
+    model: nn.Module, loader: DataLoader, device: str | torch.device = "cpu"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(y_true, y_pred, probabilities)`` over ``loader``; leaves the model in eval mode."""
+    model.to(device)
+    model.eval()
+    truths, probabilities = [], []
+    with torch.no_grad():
+        for inputs, targets in loader:
+            logits = model(inputs.to(device))
+            probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
+            truths.append(np.asarray(targets))
+    if not truths:
+        raise ValueError("the loader yielded no samples")
+    probs = np.concatenate(probabilities)
+    return np.concatenate(truths), probs.argmax(axis=1), probs
