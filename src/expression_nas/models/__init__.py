@@ -1,0 +1,1 @@
+"""Networks rebuilt from architecture specs (``build_model``)."""

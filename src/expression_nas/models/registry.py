@@ -1,0 +1,33 @@
+"""Model families: spec["family"] -> builder and validator. Every search strategy writes a spec
+of one of these families; training and evaluation only call ``build_model(spec)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from expression_nas.models.rnas_net import FAMILY as RNAS_FAMILY
+from expression_nas.models.rnas_net import RnasNetwork, validate_rnas_spec
+from expression_nas.nas.spec import validate_spec
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """``validate`` raises ValueError naming the offending key of an already normalised spec."""
+
+    build: Callable[[dict[str, Any]], nn.Module]
+    validate: Callable[[dict[str, Any]], None]
+
+
+MODEL_FAMILIES: dict[str, ModelFamily] = {
+    RNAS_FAMILY: ModelFamily(build=RnasNetwork, validate=validate_rnas_spec),
+}
+
+
+def build_model(spec: Mapping[str, Any]) -> nn.Module:
+    """The network described by ``spec`` (validated first; unknown family -> ValueError)."""
+    normalised = validate_spec(spec)
+    return MODEL_FAMILIES[normalised["family"]].build(normalised)

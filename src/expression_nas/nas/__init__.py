@@ -1,0 +1,1 @@
+"""Architecture search: the shared spec format, bilevel steps and search strategies."""
