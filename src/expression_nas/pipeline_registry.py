@@ -2,21 +2,37 @@
 
 Pipelines are registered explicitly rather than with ``find_pipelines()``: Kedro 1.x imports a
 requested name as a module (``--pipelines=prepare_casme2`` would look for
-``pipelines/prepare_casme2/``), while one preparation template serves every corpus here.
+``pipelines/prepare_casme2/``), while one template serves every corpus here.
 """
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from expression_nas.pipelines import data_preparation
+from expression_nas.pipelines import data_preparation, rnas_mer
 from expression_nas.pipelines.data_preparation.pipeline import CORPORA, corpus_pipeline
+from expression_nas.pipelines.rnas_mer.pipeline import MER_CORPORA, rnas_pipeline
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """``data_preparation`` prepares every demo corpus; ``prepare_<corpus>`` prepares one
-    (``kedro run --env=casme2 --pipelines=prepare_casme2``)."""
-    pipelines = {"data_preparation": data_preparation.create_pipeline()}
+    """Registered names:
+
+    - ``rnas_mer`` (the default): prepare the demo composite, search, train, evaluate.
+    - ``rnas_mer_<corpus>``: the same on a real MER corpus, e.g.
+      ``kedro run --env=composite --pipelines=rnas_mer_composite``.
+    - ``data_preparation``: prepare every demo corpus; ``prepare_<corpus>``: one corpus.
+    """
+    pipelines = {
+        "rnas_mer": rnas_mer.create_pipeline(),
+        "data_preparation": data_preparation.create_pipeline(),
+    }
     pipelines.update({f"prepare_{name}": corpus_pipeline(name) for name in CORPORA})
-    pipelines["__default__"] = pipelines["data_preparation"]
+    pipelines.update(
+        {
+            f"rnas_mer_{name}": corpus_pipeline(name) + rnas_pipeline(name)
+            for name in MER_CORPORA
+            if name != "demo_composite"
+        }
+    )
+    pipelines["__default__"] = pipelines["rnas_mer"]
     return pipelines

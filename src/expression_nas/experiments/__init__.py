@@ -1,0 +1,1 @@
+"""Experiment protocols that combine search, training and evaluation (no Kedro here)."""

@@ -1,0 +1,400 @@
+"""The RNAS-MER protocol: subject-disjoint searches, LOSO training and evaluation of the derived
+networks, cross-database evaluation between the composite's sources.
+
+Honesty rule: an architecture is only ever evaluated on subjects that the search which chose it
+never saw (``plan_searches``), training runs a fixed number of epochs with no look at the
+held-out subject, and metrics are computed once over the predictions pooled from all folds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from expression_nas import tracking
+from expression_nas.evaluation.metrics import (
+    classification_metrics,
+    confusion_matrix_figure,
+    metrics_by_group,
+)
+from expression_nas.evaluation.profiling import profile_model
+from expression_nas.evaluation.protocols import (
+    FoldView,
+    RowView,
+    loso_folds,
+    run_loso,
+    subject_groups,
+    subject_validation_split,
+)
+from expression_nas.models.registry import build_model
+from expression_nas.nas.rnas.drawing import draw_spec
+from expression_nas.nas.rnas.operations import HYBRID_OPERATIONS, PLAIN_3D_OPERATIONS
+from expression_nas.nas.rnas.search_space import RnasSearchConfig, RnasSupernet
+from expression_nas.nas.search_loop import SearchSettings, fingerprint, run_search
+from expression_nas.training.data import ClipDataset, make_loader
+from expression_nas.training.loop import OptimizerConfig, predict, train_fixed_epochs
+
+logger = logging.getLogger(__name__)
+
+#: Ablations of seed 000 and the Auto-DeepLab-3D-like baseline, as switches of one search space.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "rnas": {},
+    "no_hybrid": {"operations": PLAIN_3D_OPERATIONS},
+    "no_attention": {"search_attention": False},
+    "fixed_path": {"search_path": False},
+    "no_prev_prev": {"use_prev_prev": False},
+    "autodeeplab3d": {"operations": PLAIN_3D_OPERATIONS, "search_attention": False},
+}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def search_config(params: dict[str, Any], n_classes: int, in_channels: int) -> RnasSearchConfig:
+    variant = params["variant"]
+    if variant not in VARIANTS:
+        raise ValueError(f"rnas_mer.variant {variant!r} is not one of {sorted(VARIANTS)}")
+    space = dict(params["search_space"])
+    space["stem_stride"] = tuple(space["stem_stride"])
+    return RnasSearchConfig(
+        in_channels=in_channels,
+        num_classes=n_classes,
+        operations=HYBRID_OPERATIONS,
+        **{**space, **VARIANTS[variant]},
+    )
+
+
+@dataclass(frozen=True)
+class SearchGroup:
+    name: str
+    search_subjects: list[str]
+    evaluated_subjects: list[str]
+
+
+def plan_searches(samples: pd.DataFrame, groups: str | int, seed: int) -> list[SearchGroup]:
+    """Partition the subjects into groups; each group's subjects are evaluated with an
+    architecture searched on all *other* subjects.
+
+    ``by_source`` groups by source corpus (composite), which also makes each search usable for
+    cross-database tests into the source it left out.
+    """
+    subjects = samples.drop_duplicates("subject")
+    if groups == "by_source":
+        assignment = dict(zip(subjects["subject"], subjects["dataset"], strict=True))
+        if len(set(assignment.values())) < 2:
+            raise ValueError(
+                "rnas_mer.search_groups is 'by_source' but the corpus has one source; "
+                "set an integer number of subject groups (e.g. 4) for a single corpus"
+            )
+    else:
+        if int(groups) < 2:
+            raise ValueError("rnas_mer.search_groups must be 'by_source' or an integer >= 2")
+        assignment = {
+            subject: f"group{group}"
+            for subject, group in subject_groups(
+                list(subjects["subject"]), int(groups), seed
+            ).items()
+        }
+    plan = []
+    for name in sorted(set(assignment.values())):
+        evaluated = sorted(s for s, g in assignment.items() if g == name)
+        searched = sorted(s for s, g in assignment.items() if g != name)
+        plan.append(SearchGroup(name, searched, evaluated))
+    return plan
+
+
+def search_for_group(
+    clips: np.ndarray,
+    samples: pd.DataFrame,
+    group: SearchGroup,
+    params: dict[str, Any],
+    classes: list[str],
+    checkpoint_dir: Path,
+) -> dict[str, Any]:
+    """Run one search on ``group.search_subjects``; its spec, history, time and drawing."""
+    device = resolve_device(params["device"])
+    rows = np.flatnonzero(samples["subject"].isin(group.search_subjects).to_numpy())
+    train_rows, val_rows = subject_validation_split(
+        rows, samples["subject"].to_numpy(), params["validation_fraction"], params["seed"]
+    )
+    labels = samples["label_index"].to_numpy()
+    in_channels = 3 if clips.ndim == 5 else 1
+    config = search_config(params, len(classes), in_channels)
+    search = dict(params["search"])
+    resume = search.pop("resume")
+    settings = SearchSettings(**search, seed=params["seed"])
+    loader_train = make_loader(
+        ClipDataset(clips, train_rows, labels), settings.batch_size, True, params["seed"]
+    )
+    loader_val = make_loader(
+        ClipDataset(clips, val_rows, labels), settings.batch_size, False, params["seed"]
+    )
+    key = fingerprint(
+        config.to_dict(), search, params["seed"], sorted(samples["sample_id"].iloc[rows])
+    )
+    checkpoint = checkpoint_dir / f"search_{group.name}_{key}.pt"
+    if not resume and checkpoint.exists():
+        checkpoint.unlink()
+
+    torch.manual_seed(params["seed"])
+    model = RnasSupernet(config)
+    name = f"search[{params['variant']}] without {group.name}"
+    with tracking.nested_run(name, tags={"kind": "search", "variant": params["variant"]}):
+        tracking.log_params(
+            {
+                "variant": params["variant"],
+                "left_out": group.name,
+                "search_subjects": len(group.search_subjects),
+                "train_samples": len(train_rows),
+                "val_samples": len(val_rows),
+                "search_space": config.to_dict(),
+                "search": search,
+            }
+        )
+
+        def log_epoch(epoch: int, metrics: dict[str, float], snapshot: dict[str, Any]) -> None:
+            tracking.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
+            tracking.log_dict(snapshot, f"architecture_weights/epoch_{epoch:03d}.json")
+
+        result = run_search(
+            model, loader_train, loader_val, settings, checkpoint, key, device, log_epoch
+        )
+        spec = result.spec
+        spec["provenance"] = {
+            "strategy": "rnas",
+            "variant": params["variant"],
+            "left_out": group.name,
+            "search_subjects": group.search_subjects,
+            "search_seconds": round(result.seconds, 2),
+        }
+        drawing = draw_spec(spec)
+        tracking.log_dict(spec, "architecture_spec.json")
+        tracking.log_figure(drawing, "architecture.png")
+        tracking.log_dict(result.arch_history, "architecture_weights/history.json")
+        tracking.log_metrics({"search_seconds": result.seconds})
+    return {"spec": spec, "history": result.history, "seconds": result.seconds, "drawing": drawing}
+
+
+def _optimizer_config(training: dict[str, Any]) -> OptimizerConfig:
+    return OptimizerConfig(
+        lr=training["lr"],
+        momentum=training["momentum"],
+        weight_decay=training["weight_decay"],
+        epochs=training["epochs"],
+        batch_size=training["batch_size"],
+    )
+
+
+def train_network(
+    spec: dict[str, Any], view: FoldView, params: dict[str, Any], log_epochs: bool = False
+) -> torch.nn.Module:
+    """Train ``build_model(spec)`` from scratch for a fixed number of epochs on ``view``."""
+    torch.manual_seed(params["seed"])
+    model = build_model(spec)
+    config = _optimizer_config(params["training"])
+    loader = make_loader(
+        ClipDataset(view.clips, np.arange(len(view)), view.labels),
+        config.batch_size,
+        True,
+        params["seed"],
+    )
+
+    def log_epoch(epoch: int, record: dict[str, float]) -> None:
+        tracking.log_metrics(
+            {"train_loss": record["loss"], "train_accuracy": record["accuracy"]}, step=epoch
+        )
+
+    train_fixed_epochs(
+        model,
+        loader,
+        config,
+        device=resolve_device(params["device"]),
+        on_epoch_end=log_epoch if log_epochs else None,
+        seed=params["seed"],
+    )
+    return model
+
+
+def predict_view(model: torch.nn.Module, view: FoldView, params: dict[str, Any]) -> np.ndarray:
+    loader = make_loader(
+        ClipDataset(view.clips, np.arange(len(view)), view.labels),
+        params["training"]["batch_size"],
+        False,
+        params["seed"],
+    )
+    _, y_pred, _ = predict(model, loader, resolve_device(params["device"]))
+    return y_pred
+
+
+def loso_evaluation(
+    clips: np.ndarray,
+    samples: pd.DataFrame,
+    specs: dict[str, dict[str, Any]],
+    plan: list[SearchGroup],
+    params: dict[str, Any],
+) -> pd.DataFrame:
+    """Leave-one-subject-out training of the derived networks; each fold's subject is evaluated
+    with the architecture of the search that left its group out. Returns pooled predictions."""
+    group_of = {subject: group.name for group in plan for subject in group.evaluated_subjects}
+    originals = samples["copy"].to_numpy() == 0 if "copy" in samples.columns else None
+    parts = []
+    with tracking.nested_run(f"loso[{params['variant']}]", tags={"kind": "evaluation"}):
+        tracking.log_params({"variant": params["variant"], "training": params["training"]})
+        for fold in loso_folds(samples["subject"].tolist(), test_mask=originals):
+            group = group_of[fold.test_subject]
+            spec = specs[group]
+            with tracking.nested_run(f"fold {fold.test_subject}", tags={"kind": "fold"}):
+                tracking.log_params({"test_subject": fold.test_subject, "architecture": group})
+                part = run_loso(
+                    clips,
+                    samples,
+                    lambda view, spec=spec: train_network(spec, view, params, log_epochs=True),
+                    lambda model, view: predict_view(model, view, params),
+                    folds=[fold],
+                )
+                tracking.log_metrics(
+                    {
+                        "fold_accuracy": float((part["y_true"] == part["y_pred"]).mean()),
+                        "n": len(part),
+                    }
+                )
+            parts.append(part.assign(fold=fold.test_subject, architecture=group))
+    return pd.concat(parts, ignore_index=True)
+
+
+def summarize_predictions(predictions: pd.DataFrame, classes: list[str]) -> dict[str, Any]:
+    """Accuracy, UAR and UF1 over the pooled predictions, and the same per source corpus."""
+    overall = classification_metrics(predictions["y_true"], predictions["y_pred"], len(classes))
+    by_source = metrics_by_group(predictions, "dataset", n_classes=len(classes))
+    return {
+        "classes": classes,
+        **overall,
+        "chance_uf1_uniform": 1.0 / len(classes),
+        "by_source": by_source.reset_index().to_dict("records"),
+    }
+
+
+def confusion_figure(predictions: pd.DataFrame, classes: list[str], title: str):
+    return confusion_matrix_figure(predictions["y_true"], predictions["y_pred"], classes, title)
+
+
+def cross_database(
+    clips: np.ndarray,
+    samples: pd.DataFrame,
+    specs: dict[str, dict[str, Any]],
+    params: dict[str, Any],
+    classes: list[str],
+) -> pd.DataFrame:
+    """Train on every row of source A, test on the original clips of source B, for every
+    ordered pair. The architecture used for A -> B is the one searched without B, so the target
+    corpus took no part in choosing it. Labels are already on the composite's common classes."""
+    sources = sorted(samples["dataset"].unique())
+    if len(sources) < 2 or not set(sources) <= set(specs):
+        logger.info("cross-database evaluation needs searches grouped by source; skipped")
+        return pd.DataFrame(columns=["train", "test", "n", "accuracy", "uar", "uf1"])
+    originals = (
+        samples["copy"].to_numpy() == 0
+        if "copy" in samples.columns
+        else np.ones(len(samples), bool)
+    )
+    rows = []
+    with tracking.nested_run(
+        f"cross_database[{params['variant']}]", tags={"kind": "cross_database"}
+    ):
+        for source in sources:
+            for target in sources:
+                if source == target:
+                    continue
+                train_rows = np.flatnonzero(samples["dataset"].to_numpy() == source)
+                test_rows = np.flatnonzero((samples["dataset"].to_numpy() == target) & originals)
+                train_view = FoldView(
+                    RowView(clips, train_rows), samples.iloc[train_rows].reset_index(drop=True)
+                )
+                test_view = FoldView(
+                    RowView(clips, test_rows), samples.iloc[test_rows].reset_index(drop=True)
+                )
+                model = train_network(specs[target], train_view, params)
+                y_pred = predict_view(model, test_view, params)
+                scores = classification_metrics(test_view.labels, y_pred, len(classes))
+                row = {"train": source, "test": target, "n": len(test_rows)}
+                row.update({k: scores[k] for k in ("accuracy", "uar", "uf1")})
+                rows.append(row)
+                tracking.log_metrics({f"{source}_to_{target}_uf1": scores["uf1"]})
+                logger.info(
+                    "cross-database %s -> %s: UF1 %.3f (n=%d)",
+                    source,
+                    target,
+                    scores["uf1"],
+                    len(test_rows),
+                )
+    return pd.DataFrame(rows)
+
+
+def cross_database_figure(matrix: pd.DataFrame):
+    figure, axis = plt.subplots(figsize=(4.2, 3.6))
+    if matrix.empty:
+        axis.text(0.5, 0.5, "no cross-database pairs", ha="center", va="center")
+        axis.axis("off")
+        return figure
+    table = matrix.pivot(index="train", columns="test", values="uf1")
+    image = axis.imshow(table.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis")
+    axis.set_xticks(range(len(table.columns)), table.columns)
+    axis.set_yticks(range(len(table.index)), table.index)
+    axis.set_xlabel("test corpus")
+    axis.set_ylabel("train corpus")
+    for (i, j), value in np.ndenumerate(table.to_numpy(dtype=float)):
+        if np.isfinite(value):
+            axis.text(j, i, f"{value:.2f}", ha="center", va="center", color="w")
+    figure.colorbar(image, ax=axis, label="UF1")
+    axis.set_title("cross-database UF1")
+    figure.tight_layout()
+    return figure
+
+
+def train_release_model(
+    clips: np.ndarray,
+    samples: pd.DataFrame,
+    specs: dict[str, dict[str, Any]],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Profile every searched architecture, and train one on all subjects as the model to
+    release (the first group's architecture; it is not evaluated: LOSO did that)."""
+    device = resolve_device(params["device"])
+    input_shape = (1, 3 if clips.ndim == 5 else 1, *clips.shape[1:4])
+    profiles = {}
+    for group, spec in specs.items():
+        profiles[group] = profile_model(build_model(spec), input_shape, device)
+    release_group = sorted(specs)[0]
+    everyone = np.arange(len(samples))
+    with tracking.nested_run(f"model[{params['variant']}]", tags={"kind": "model"}):
+        tracking.log_params(
+            {
+                "variant": params["variant"],
+                "architecture": release_group,
+                "training": params["training"],
+            }
+        )
+        model = train_network(
+            specs[release_group],
+            FoldView(RowView(clips, everyone), samples.reset_index(drop=True)),
+            params,
+            log_epochs=True,
+        )
+        tracking.log_metrics({f"release_{k}": v for k, v in profiles[release_group].items()})
+        tracking.log_dict(specs[release_group], "architecture_spec.json")
+        tracking.log_torch_model(model.cpu().eval())
+    return {
+        "release_architecture": release_group,
+        "profiles": profiles,
+        "input_shape": list(input_shape),
+    }

@@ -1,0 +1,107 @@
+"""A tiny end-to-end run of the rnas_mer pipeline (demo composite, small search and training),
+through the project's catalog factories, with an MLflow run open as kedro-mlflow would."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+from test_data_preparation import TINY_DEMO, _config
+
+from expression_nas.pipelines.rnas_mer.pipeline import create_pipeline
+
+TINY_RNAS = {
+    "search_space": {"layers": 2, "nodes": 2, "channels": 4, "levels": 2, "partial_channel_k": 2},
+    "search": {"epochs": 1, "batch_size": 4},
+    "training": {"epochs": 1, "batch_size": 8},
+    "profiling": {"latency_repeats": 2},
+}
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) else value
+    return merged
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("rnas")
+    catalog_config, parameters = _config()
+    for entry in catalog_config.values():
+        if "filepath" in entry:
+            entry["filepath"] = str(
+                tmp_path
+                / entry["filepath"].replace("${runtime_params:rnas_mer.variant,rnas}", "rnas")
+            )
+    prep = copy.deepcopy(parameters["data_preparation"])
+    corpus = prep["corpora"]["demo_composite"]
+    corpus["demo"] = TINY_DEMO["casme2"]
+    corpus["root"] = {kind: str(tmp_path / path) for kind, path in corpus["root"].items()}
+    corpus["length"] = 8
+    rnas = _merge(parameters["rnas_mer"], TINY_RNAS)
+
+    catalog = DataCatalog.from_config(catalog_config)
+    catalog["params:data_preparation.alignment"] = prep["alignment"]
+    catalog["params:data_preparation.augmentation"] = prep["augmentation"]
+    catalog["params:data_preparation.corpora.demo_composite"] = corpus
+    catalog["params:data_preparation.corpora.demo_composite.classes"] = corpus["classes"]
+    catalog["params:rnas_mer"] = rnas
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("test")
+    with mlflow.start_run(run_name="rnas_mer") as run:
+        SequentialRunner().run(create_pipeline(), catalog)
+    return tmp_path, run.info.run_id
+
+
+def test_outputs_and_metrics(finished_run):
+    tmp_path, _ = finished_run
+    out = tmp_path / "data/08_reporting/demo_composite/rnas_mer/rnas"
+    metrics = json.loads((out / "metrics.json").read_text())
+    samples = pd.read_parquet(tmp_path / "data/03_primary/demo_composite/samples.parquet")
+    predictions = pd.read_parquet(
+        tmp_path / "data/07_model_output/demo_composite/rnas_mer/rnas/loso_predictions.parquet"
+    )
+    assert len(predictions) == len(samples)  # every sample tested once
+    assert sorted(predictions["sample_id"]) == sorted(samples["sample_id"])
+    assert 0.0 <= metrics["uf1"] <= 1.0 and {row["dataset"] for row in metrics["by_source"]} == {
+        "casme2",
+        "samm",
+        "smic",
+    }
+    assert (out / "confusion_matrix.png").exists()
+    specs = json.loads(
+        (
+            tmp_path / "data/06_models/demo_composite/rnas_mer/rnas/architecture_specs.json"
+        ).read_text()
+    )
+    assert set(specs) == {"casme2", "samm", "smic"}
+    plan = json.loads(
+        (tmp_path / "data/06_models/demo_composite/rnas_mer/rnas/search_plan.json").read_text()
+    )
+    for group in plan:  # no evaluated subject was seen by the search that chose its architecture
+        assert not set(group["search_subjects"]) & set(group["evaluated_subjects"])
+    matrix = pd.read_csv(out / "cross_database.csv")
+    assert len(matrix) == 6 and (matrix["train"] != matrix["test"]).all()
+    assert np.isfinite(matrix["uf1"]).all()
+
+
+def test_mlflow_holds_searches_folds_and_model(finished_run):
+    _, parent = finished_run
+    runs = mlflow.search_runs(experiment_names=["test"], output_format="list")
+    kinds = [run.data.tags.get("kind") for run in runs]
+    assert kinds.count("search") == 3 and kinds.count("fold") == 18
+    assert kinds.count("model") == 1 and kinds.count("evaluation") == 1
+    parent_run = mlflow.get_run(parent)
+    assert "uf1" in parent_run.data.metrics
+    search = next(run for run in runs if run.data.tags.get("kind") == "search")
+    history = mlflow.tracking.MlflowClient().get_metric_history(search.info.run_id, "val_loss")
+    assert len(history) == 1
