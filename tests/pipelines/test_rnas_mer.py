@@ -17,7 +17,7 @@ from test_data_preparation import TINY_DEMO, _config
 from expression_nas.pipelines.rnas_mer.pipeline import create_pipeline
 
 TINY_RNAS = {
-    "search_space": {"layers": 2, "nodes": 2, "channels": 4, "levels": 2, "partial_channel_k": 2},
+    "search_space": {"layers": 2, "nodes": 2, "channels": 4, "levels": 2},
     "search": {"epochs": 1, "batch_size": 4},
     "training": {"epochs": 1, "batch_size": 8},
     "profiling": {"latency_repeats": 2},

@@ -125,7 +125,7 @@ def search_for_group(
     device = resolve_device(params["device"])
     rows = np.flatnonzero(samples["subject"].isin(group.search_subjects).to_numpy())
     train_rows, val_rows = subject_validation_split(
-        rows, samples["subject"].to_numpy(), params["validation_fraction"], params["seed"]
+        rows, samples["subject"].to_numpy()[rows], params["validation_fraction"], params["seed"]
     )
     labels = samples["label_index"].to_numpy()
     in_channels = 3 if clips.ndim == 5 else 1
@@ -134,10 +134,10 @@ def search_for_group(
     resume = search.pop("resume")
     settings = SearchSettings(**search, seed=params["seed"])
     loader_train = make_loader(
-        ClipDataset(clips, train_rows, labels), settings.batch_size, True, params["seed"]
+        ClipDataset(clips, train_rows, labels[train_rows]), settings.batch_size, True, params["seed"]
     )
     loader_val = make_loader(
-        ClipDataset(clips, val_rows, labels), settings.batch_size, False, params["seed"]
+        ClipDataset(clips, val_rows, labels[val_rows]), settings.batch_size, False, params["seed"]
     )
     key = fingerprint(
         config.to_dict(), search, params["seed"], sorted(samples["sample_id"].iloc[rows])

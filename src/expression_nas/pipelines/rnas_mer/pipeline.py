@@ -1,7 +1,7 @@
 """The rnas_mer pipeline for one prepared MER corpus (default: the demo composite).
 
 Inputs are the outputs of the corpus's preparation (``<corpus>.clips``, ``.samples`` and the
-augmented pair); outputs are ``<corpus>.rnas_mer.*`` (see conf/base/catalog.yml), written per
+augmented pair); outputs are ``<corpus>.rnas_mer_*`` (see conf/base/catalog.yml), written per
 variant so that ablations sit side by side.
 """
 
@@ -23,17 +23,16 @@ def _bind(function, **kwargs):
 
 
 def rnas_pipeline(corpus: str) -> Pipeline:
-    """Search, LOSO evaluation, cross-database evaluation and the release model for ``corpus``."""
-    data = [f"{corpus}.clips", f"{corpus}.samples"]
-    augmented = [f"{corpus}.augmented_clips", f"{corpus}.augmented_samples"]
-    classes = f"params:data_preparation.corpora.{corpus}.classes"
-    out = f"{corpus}.rnas_mer"
+    """Search, LOSO evaluation, cross-database evaluation and the release model for ``corpus``,
+    namespaced under the corpus so that it reads that corpus's prepared data."""
+    data = ["clips", "samples"]
+    augmented = ["augmented_clips", "augmented_samples"]
     return Pipeline(
         [
             Node(
                 nodes.plan_searches,
-                [f"{corpus}.samples", "params:rnas_mer"],
-                f"{out}.search_plan",
+                ["samples", "params:rnas_mer"],
+                "rnas_mer_search_plan",
                 name="plan_searches",
             ),
             Node(
@@ -41,11 +40,11 @@ def rnas_pipeline(corpus: str) -> Pipeline:
                     nodes.search_architectures,
                     checkpoint_dir=f"data/06_models/{corpus}/rnas_mer/checkpoints",
                 ),
-                [*data, f"{out}.search_plan", "params:rnas_mer", classes],
+                [*data, "rnas_mer_search_plan", "params:rnas_mer", "params:classes"],
                 [
-                    f"{out}.architecture_specs",
-                    f"{out}.search_report",
-                    f"{out}.architecture_drawings",
+                    "rnas_mer_architecture_specs",
+                    "rnas_mer_search_report",
+                    "rnas_mer_architecture_drawings",
                 ],
                 name="search_architectures",
             ),
@@ -54,32 +53,43 @@ def rnas_pipeline(corpus: str) -> Pipeline:
                 [
                     *data,
                     *augmented,
-                    f"{out}.architecture_specs",
-                    f"{out}.search_plan",
+                    "rnas_mer_architecture_specs",
+                    "rnas_mer_search_plan",
                     "params:rnas_mer",
                 ],
-                f"{out}.loso_predictions",
+                "rnas_mer_loso_predictions",
                 name="evaluate_loso",
             ),
             Node(
                 _bind(nodes.summarize_loso, corpus=corpus),
-                [f"{out}.loso_predictions", classes, "params:rnas_mer"],
-                [f"{out}.metrics", f"{out}.confusion_matrix"],
+                ["rnas_mer_loso_predictions", "params:classes", "params:rnas_mer"],
+                ["rnas_mer_metrics", "rnas_mer_confusion_matrix"],
                 name="summarize_loso",
             ),
             Node(
                 nodes.evaluate_cross_database,
-                [*data, *augmented, f"{out}.architecture_specs", "params:rnas_mer", classes],
-                [f"{out}.cross_database", f"{out}.cross_database_plot"],
+                [
+                    *data,
+                    *augmented,
+                    "rnas_mer_architecture_specs",
+                    "params:rnas_mer",
+                    "params:classes",
+                ],
+                ["rnas_mer_cross_database", "rnas_mer_cross_database_plot"],
                 name="evaluate_cross_database",
             ),
             Node(
                 nodes.train_release_model,
-                [*data, *augmented, f"{out}.architecture_specs", "params:rnas_mer"],
-                f"{out}.model_profiles",
+                [*data, *augmented, "rnas_mer_architecture_specs", "params:rnas_mer"],
+                "rnas_mer_model_profiles",
                 name="train_release_model",
             ),
         ],
+        namespace=corpus,
+        parameters={
+            "params:rnas_mer": "params:rnas_mer",
+            "params:classes": f"params:data_preparation.corpora.{corpus}.classes",
+        },
         tags=["rnas_mer", corpus],
     )
 
