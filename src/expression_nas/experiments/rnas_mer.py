@@ -54,6 +54,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+def _gain(params: dict[str, Any]) -> float | None:
+    """The onset-difference gain of the input representation (None: the frames themselves)."""
+    representation = params["input"]["representation"]
+    if representation == "frames":
+        return None
+    if representation == "onset_difference":
+        return float(params["input"]["gain"])
+    raise ValueError(
+        "rnas_mer.input.representation must be 'frames' or 'onset_difference', "
+        f"got {representation!r}"
+    )
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -134,10 +147,16 @@ def search_for_group(
     resume = search.pop("resume")
     settings = SearchSettings(**search, seed=params["seed"])
     loader_train = make_loader(
-        ClipDataset(clips, train_rows, labels[train_rows]), settings.batch_size, True, params["seed"]
+        ClipDataset(clips, train_rows, labels[train_rows], _gain(params)),
+        settings.batch_size,
+        True,
+        params["seed"],
     )
     loader_val = make_loader(
-        ClipDataset(clips, val_rows, labels[val_rows]), settings.batch_size, False, params["seed"]
+        ClipDataset(clips, val_rows, labels[val_rows], _gain(params)),
+        settings.batch_size,
+        False,
+        params["seed"],
     )
     key = fingerprint(
         config.to_dict(), search, params["seed"], sorted(samples["sample_id"].iloc[rows])
@@ -203,7 +222,7 @@ def train_network(
     model = build_model(spec)
     config = _optimizer_config(params["training"])
     loader = make_loader(
-        ClipDataset(view.clips, np.arange(len(view)), view.labels),
+        ClipDataset(view.clips, np.arange(len(view)), view.labels, _gain(params)),
         config.batch_size,
         True,
         params["seed"],
@@ -227,7 +246,7 @@ def train_network(
 
 def predict_view(model: torch.nn.Module, view: FoldView, params: dict[str, Any]) -> np.ndarray:
     loader = make_loader(
-        ClipDataset(view.clips, np.arange(len(view)), view.labels),
+        ClipDataset(view.clips, np.arange(len(view)), view.labels, _gain(params)),
         params["training"]["batch_size"],
         False,
         params["seed"],

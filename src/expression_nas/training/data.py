@@ -25,10 +25,18 @@ class ClipDataset(Dataset):
     Grayscale clips [T, H, W] become [1, T, H, W], colour clips [T, H, W, 3] become
     [3, T, H, W]. Only the listed rows are ever read, one at a time, so a memory-mapped corpus
     is paged in on demand and nothing outside ``rows`` is touched.
+
+    ``onset_difference_gain``: when set, each frame minus the clip's first (onset) frame, times
+    the gain, instead of the frames themselves: the motion alone, which small networks trained
+    briefly pick up far more easily than absolute appearance.
     """
 
     def __init__(
-        self, clips: RowReadable, rows: Sequence[int] | np.ndarray, labels: Sequence[int]
+        self,
+        clips: RowReadable,
+        rows: Sequence[int] | np.ndarray,
+        labels: Sequence[int],
+        onset_difference_gain: float | None = None,
     ) -> None:
         rows = np.asarray(rows, dtype=np.int64)
         labels = np.asarray(labels, dtype=np.int64)
@@ -39,6 +47,7 @@ class ClipDataset(Dataset):
         self.clips = clips
         self.rows = rows
         self.labels = labels
+        self.onset_difference_gain = onset_difference_gain
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -46,7 +55,10 @@ class ClipDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         clip = torch.from_numpy(np.array(self.clips[int(self.rows[index])], dtype=np.float32))
         clip = clip.permute(3, 0, 1, 2) if clip.ndim == 4 else clip.unsqueeze(0)
-        return clip.div_(255.0), int(self.labels[index])
+        clip.div_(255.0)
+        if self.onset_difference_gain is not None:
+            clip = (clip - clip[:, :1]).mul_(self.onset_difference_gain)
+        return clip, int(self.labels[index])
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
