@@ -47,6 +47,7 @@ def finished_run(tmp_path_factory):
     corpus["root"] = {kind: str(tmp_path / path) for kind, path in corpus["root"].items()}
     corpus["length"] = 8
     rnas = _merge(parameters["rnas_mer"], TINY_RNAS)
+    rnas["checkpoint_dir"] = str(tmp_path / rnas["checkpoint_dir"])
 
     catalog = DataCatalog.from_config(catalog_config)
     catalog["params:data_preparation.alignment"] = prep["alignment"]

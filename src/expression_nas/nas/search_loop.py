@@ -110,6 +110,11 @@ def run_search(
         history, arch_history = state["history"], state["arch_history"]
         start_epoch, elapsed = state["epoch"] + 1, state["seconds"]
         logger.info("resuming search from %s after epoch %d", checkpoint_path, state["epoch"])
+        if on_epoch_end is not None:  # the new run gets the whole history, not only the rest
+            for metrics, snapshot in zip(history, arch_history, strict=True):
+                on_epoch_end(
+                    metrics["epoch"], metrics, {k: v for k, v in snapshot.items() if k != "epoch"}
+                )
 
     for epoch in range(start_epoch, settings.epochs):
         started = time.perf_counter()

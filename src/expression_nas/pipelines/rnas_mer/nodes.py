@@ -47,13 +47,15 @@ def search_architectures(
     plan: list[dict[str, Any]],
     params: dict[str, Any],
     classes: list[str],
-    checkpoint_dir: str,
+    corpus: str,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Figure]]:
-    """One search per group of the plan: the specs, their histories and their drawings."""
+    """One search per group of the plan: the specs, their histories and their drawings.
+    Checkpoints go to ``params.checkpoint_dir`` (with ``{corpus}`` filled in)."""
+    checkpoint_dir = Path(params["checkpoint_dir"].format(corpus=corpus))
     specs, report, drawings = {}, {}, {}
     for group in (experiment.SearchGroup(**row) for row in plan):
         outcome = experiment.search_for_group(
-            clips, samples, group, params, classes, Path(checkpoint_dir)
+            clips, samples, group, params, classes, checkpoint_dir
         )
         specs[group.name] = outcome["spec"]
         report[group.name] = {"seconds": outcome["seconds"], "history": outcome["history"]}

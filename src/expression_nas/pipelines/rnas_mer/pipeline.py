@@ -36,10 +36,7 @@ def rnas_pipeline(corpus: str) -> Pipeline:
                 name="plan_searches",
             ),
             Node(
-                _bind(
-                    nodes.search_architectures,
-                    checkpoint_dir=f"data/06_models/{corpus}/rnas_mer/checkpoints",
-                ),
+                _bind(nodes.search_architectures, corpus=corpus),
                 [*data, "rnas_mer_search_plan", "params:rnas_mer", "params:classes"],
                 [
                     "rnas_mer_architecture_specs",
