@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 .venv: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/kedro run --pipelines=data_preparation
+	$(BIN)/kedro run --pipelines=rnas_mer
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
@@ -31,6 +31,7 @@ lint: $(VENV)/.installed
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/alignment_throughput.py
+	$(BIN)/python benchmarks/rnas_search_step.py
 
 viz: $(VENV)/.installed
 	$(BIN)/kedro viz run --no-browser

@@ -73,8 +73,17 @@ def test_interrupted_search_resumes_from_its_checkpoint_and_matches_a_straight_r
 
     torch.manual_seed(123)  # a fresh process: different initial weights, restored from disk
     resumed = TinySupernet()
-    result = run_search(resumed, *_loaders(), settings, checkpoint, "key")
+    seen = []
+    result = run_search(
+        resumed,
+        *_loaders(),
+        settings,
+        checkpoint,
+        "key",
+        on_epoch_end=lambda epoch, metrics, snapshot: seen.append(epoch),
+    )
     assert result.resumed_from_epoch == 1
+    assert seen == [0, 1, 2]  # the restored epoch is reported again, then the rest
     assert [row["epoch"] for row in result.history] == [0, 1, 2]
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)

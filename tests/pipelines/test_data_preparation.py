@@ -77,7 +77,7 @@ def test_mer_corpus_end_to_end(tmp_path):
         "frames_repaired",
     ):
         assert column in samples.columns, column
-    assert clips.dtype == np.uint8 and clips.shape == (len(samples), 24, 80, 80)
+    assert clips.dtype == np.uint8 and clips.shape == (len(samples), 16, 80, 80)
     assert onset_apex.shape == (len(samples), 2, 80, 80)
     np.testing.assert_array_equal(onset_apex[:, 0], clips[:, 0])  # TIM keeps the onset
     assert samples["face_found"].all() and (samples["detector_score"] > 0.9).all()
