@@ -79,12 +79,8 @@ def search_config(params: dict[str, Any], n_classes: int, in_channels: int) -> R
         raise ValueError(f"rnas_mer.variant {variant!r} is not one of {sorted(VARIANTS)}")
     space = dict(params["search_space"])
     space["stem_stride"] = tuple(space["stem_stride"])
-    return RnasSearchConfig(
-        in_channels=in_channels,
-        num_classes=n_classes,
-        operations=HYBRID_OPERATIONS,
-        **{**space, **VARIANTS[variant]},
-    )
+    settings = {"operations": HYBRID_OPERATIONS, **space, **VARIANTS[variant]}
+    return RnasSearchConfig(in_channels=in_channels, num_classes=n_classes, **settings)
 
 
 @dataclass(frozen=True)
