@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/rnas_search_step.py [--cases demo composite] [--steps 2]
         [--device cpu|cuda]
 
-Cases: ``demo`` is the demo's search space on its clips (24x80x80, batch 8, as in
+Cases: ``demo`` is the demo's search space on its clips (16x80x80, batch 8, as in
 conf/base/parameters_rnas_mer.yml); ``composite`` is seed 000's space on the real composite's
 clips (120x80x80, batch 4, 6 layers, 5 nodes, as in conf/composite/). A search step is one
 first-order architecture step on a validation batch plus one weight step on a training batch.
@@ -30,7 +30,7 @@ from expression_nas.nas.rnas.search_space import RnasSearchConfig, RnasSupernet
 
 CASES = {
     "demo": {
-        "clip": (24, 80, 80),
+        "clip": (16, 80, 80),
         "search_batch": 8,
         "train_batch": 12,
         "space": {

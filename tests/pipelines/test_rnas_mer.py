@@ -7,6 +7,7 @@ import copy
 import json
 
 import mlflow
+import mlflow.pytorch
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,7 +58,10 @@ def finished_run(tmp_path_factory):
     catalog["params:rnas_mer"] = rnas
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    mlflow.set_experiment("test")
+    experiment = mlflow.create_experiment(
+        "test", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    mlflow.set_experiment(experiment_id=experiment)
     with mlflow.start_run(run_name="rnas_mer") as run:
         SequentialRunner().run(create_pipeline(), catalog)
     return tmp_path, run.info.run_id
@@ -103,6 +107,12 @@ def test_mlflow_holds_searches_folds_and_model(finished_run):
     assert kinds.count("model") == 1 and kinds.count("evaluation") == 1
     parent_run = mlflow.get_run(parent)
     assert "uf1" in parent_run.data.metrics
+    model_run = next(run for run in runs if run.data.tags.get("kind") == "model")
+    experiment = mlflow.get_experiment_by_name("test").experiment_id
+    logged = mlflow.search_logged_models(experiment_ids=[experiment], output_format="list")
+    assert [m.source_run_id for m in logged] == [model_run.info.run_id]
+    network = mlflow.pytorch.load_model(logged[0].model_uri)
+    assert sum(p.numel() for p in network.parameters()) > 0
     search = next(run for run in runs if run.data.tags.get("kind") == "search")
     history = mlflow.tracking.MlflowClient().get_metric_history(search.info.run_id, "val_loss")
     assert len(history) == 1

@@ -89,7 +89,7 @@ def summarize_loso(
             {f"uf1_{row['dataset']}": row["uf1"], f"uar_{row['dataset']}": row["uar"]}
         )
     logger.info(
-        "%s rnas_mer[%s] LOSO over %d samples: UF1 %.3f, UAR %.3f, accuracy %.3f "
+        "%s rnas_mer (variant %s) LOSO over %d samples: UF1 %.3f, UAR %.3f, accuracy %.3f "
         "(chance UF1 for %d balanced classes: %.3f)",
         corpus,
         params["variant"],
