@@ -10,7 +10,6 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -53,7 +52,7 @@ def log_params(values: Mapping[str, Any]) -> None:
     for key, value in flatten(values).items():
         text = json.dumps(value) if isinstance(value, list | tuple) else str(value)
         if len(text) > MAX_PARAM_LENGTH:
-            mlflow.set_tag(key, text[:5000])
+            mlflow.set_tag(key, text[:MAX_PARAM_LENGTH])
         else:
             mlflow.log_param(key, text)
 
@@ -71,11 +70,6 @@ def log_dict(values: Any, artifact_file: str) -> None:
 def log_figure(figure: Any, artifact_file: str) -> None:
     if active():
         mlflow.log_figure(figure, artifact_file)
-
-
-def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
-    if active():
-        mlflow.log_artifact(str(path), artifact_path)
 
 
 def log_torch_model(model: Any, name: str = "model") -> None:

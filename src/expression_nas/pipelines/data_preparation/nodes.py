@@ -64,18 +64,14 @@ def select_classes(raw_index: pd.DataFrame, corpus: dict[str, Any]) -> pd.DataFr
     return prep.select_classes(raw_index, corpus["classes"], label_map)
 
 
-def _alignment_config(alignment: dict[str, Any], corpus: dict[str, Any]) -> AlignmentConfig:
-    settings = {**alignment, **corpus.get("alignment", {})}
-    settings.pop("enabled", None)
-    return AlignmentConfig(**settings)
-
-
 def align_corpus(
     index: pd.DataFrame, corpus: dict[str, Any], alignment: dict[str, Any]
 ) -> list[AlignedClip]:
-    enabled = {**alignment, **corpus.get("alignment", {})}.get("enabled", True)
+    """Align every sample; a corpus's own ``alignment`` settings override the shared ones."""
+    settings = {**alignment, **corpus.get("alignment", {})}
+    enabled = settings.pop("enabled", True)
     return prep.align_samples(
-        index, _alignment_config(alignment, corpus), align=enabled, description=corpus["kind"]
+        index, AlignmentConfig(**settings), align=enabled, description=corpus["kind"]
     )
 
 
