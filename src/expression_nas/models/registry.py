@@ -9,6 +9,8 @@ from typing import Any
 
 from torch import nn
 
+from expression_nas.models.darts_net import FAMILY as DARTS_FAMILY
+from expression_nas.models.darts_net import DartsNetwork, validate_darts_spec
 from expression_nas.models.rnas_net import FAMILY as RNAS_FAMILY
 from expression_nas.models.rnas_net import RnasNetwork, validate_rnas_spec
 from expression_nas.nas.spec import validate_spec
@@ -24,6 +26,7 @@ class ModelFamily:
 
 MODEL_FAMILIES: dict[str, ModelFamily] = {
     RNAS_FAMILY: ModelFamily(build=RnasNetwork, validate=validate_rnas_spec),
+    DARTS_FAMILY: ModelFamily(build=DartsNetwork, validate=validate_darts_spec),
 }
 
 

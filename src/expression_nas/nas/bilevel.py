@@ -30,9 +30,12 @@ def first_order_arch_step(
     val_batch: tuple[torch.Tensor, torch.Tensor],
     loss_fn: Loss = cross_entropy_loss,
 ) -> float:
-    """One architecture step on the validation batch at the current weights."""
+    """One architecture step on the validation batch at the current weights (skipped, and the
+    non-finite loss returned, when the loss is not finite)."""
     arch_optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(model, *val_batch)
+    if not torch.isfinite(loss):
+        return float(loss.detach())
     loss.backward()
     _clear_weight_grads(model)
     arch_optimizer.step()
@@ -54,10 +57,13 @@ def second_order_arch_step(
       ~= dL_val(w', a)/da - xi * [dL_train(w+, a)/da - dL_train(w-, a)/da] / (2 eps),
 
     w' = w - xi * (dL_train/dw + weight_decay * w), w+- = w +- eps * dL_val(w', a)/dw',
-    eps = 0.01 / ||dL_val(w', a)/dw'||. The virtual step is plain SGD (no momentum).
+    eps = 0.01 / ||dL_val(w', a)/dw'||. The virtual step is plain SGD (no momentum). A
+    non-finite validation loss skips the step and is returned as it is.
     """
     unrolled = _virtual_step(model, train_batch, xi, weight_decay, loss_fn)
     val_loss = loss_fn(unrolled, *val_batch)
+    if not torch.isfinite(val_loss):
+        return float(val_loss.detach())
     arch_grads_unrolled = torch.autograd.grad(
         val_loss, unrolled.arch_parameters(), retain_graph=True, allow_unused=True
     )

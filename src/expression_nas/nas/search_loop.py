@@ -4,6 +4,11 @@ steps on validation batches, checkpoint every epoch, resume after an interruptio
 Works with any supernet that exposes ``arch_parameters()``, ``weight_parameters()``,
 ``arch_snapshot()`` and ``derive()``. Both batches come from the *search* subjects only; the
 caller keeps every evaluation subject out of them.
+
+How the architecture is updated is a ``SearchStrategy``: DARTS' unrolled hypergradient
+(``UnrolledStrategy``, first or second order) by default, or e.g. the self-tuning-network
+strategy of DARTS-STN (``nas.darts.stn_search``). Non-finite losses skip their step and are
+counted (``skipped_steps`` in the epoch record); a run of them stops the search with an error.
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import cycle
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -60,6 +66,73 @@ class SearchResult:
 
 
 EpochCallback = Callable[[int, dict[str, float], dict[str, Any]], None]
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+#: Consecutive non-finite losses after which a search gives up.
+MAX_CONSECUTIVE_NONFINITE = 20
+
+
+class SearchStrategy(Protocol):
+    """The outer level of a bilevel search."""
+
+    def weight_logits(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        """The logits the weight step descends on (e.g. at perturbed hyper-parameters)."""
+
+    def arch_step(
+        self, model: nn.Module, train_batch: Batch, val_batches: Iterator[Batch], lr: float
+    ) -> bool:
+        """Update the architecture (called before every weight step); False if skipped
+        because its loss was not finite."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """Strategy state worth recording each epoch (merged into the architecture record)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class UnrolledStrategy:
+    """DARTS: Adam on the architecture parameters, with the first-order gradient or the
+    second-order one-step unrolled hypergradient (xi = the current weight learning rate)."""
+
+    def __init__(self, model: nn.Module, settings: SearchSettings) -> None:
+        self.settings = settings
+        self.optimizer = torch.optim.Adam(
+            model.arch_parameters(),
+            lr=settings.arch_lr,
+            betas=(0.5, 0.999),
+            weight_decay=settings.arch_weight_decay,
+        )
+
+    def weight_logits(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        return model(inputs)
+
+    def arch_step(
+        self, model: nn.Module, train_batch: Batch, val_batches: Iterator[Batch], lr: float
+    ) -> bool:
+        val_batch = next(val_batches)
+        if self.settings.order == "second":
+            loss = second_order_arch_step(
+                model,
+                self.optimizer,
+                train_batch,
+                val_batch,
+                xi=lr,
+                weight_decay=self.settings.weight_decay,
+            )
+        else:
+            loss = first_order_arch_step(model, self.optimizer, val_batch)
+        return math.isfinite(loss)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
 
 
 def fingerprint(*parts: Any) -> str:
@@ -77,9 +150,11 @@ def run_search(
     run_key: str = "",
     device: str | torch.device = "cpu",
     on_epoch_end: EpochCallback | None = None,
+    strategy: SearchStrategy | None = None,
 ) -> SearchResult:
     """Search for ``settings.epochs`` epochs; resume from ``checkpoint_path`` when it holds an
-    unfinished (or finished) search with the same ``run_key``."""
+    unfinished (or finished) search with the same ``run_key``. ``strategy`` defaults to
+    DARTS' (``UnrolledStrategy``), built after the model is moved to ``device``."""
     torch.manual_seed(settings.seed)
     model.to(device)
     weight_optimizer = torch.optim.SGD(
@@ -91,12 +166,8 @@ def run_search(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         weight_optimizer, T_max=max(settings.epochs, 1), eta_min=settings.lr_min
     )
-    arch_optimizer = torch.optim.Adam(
-        model.arch_parameters(),
-        lr=settings.arch_lr,
-        betas=(0.5, 0.999),
-        weight_decay=settings.arch_weight_decay,
-    )
+    if strategy is None:
+        strategy = UnrolledStrategy(model, settings)
     history: list[dict[str, float]] = []
     arch_history: list[dict[str, Any]] = []
     start_epoch, elapsed = 0, 0.0
@@ -104,7 +175,7 @@ def run_search(
     if state is not None:
         model.load_state_dict(state["model"])
         weight_optimizer.load_state_dict(state["weight_optimizer"])
-        arch_optimizer.load_state_dict(state["arch_optimizer"])
+        strategy.load_state_dict(state["strategy"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         history, arch_history = state["history"], state["arch_history"]
@@ -126,7 +197,7 @@ def run_search(
             val_loader,
             settings,
             weight_optimizer,
-            arch_optimizer,
+            strategy,
             scheduler.get_last_lr()[0],
             update_arch,
             device,
@@ -135,7 +206,7 @@ def run_search(
         scheduler.step()
         elapsed += time.perf_counter() - started
         metrics = {"epoch": epoch, **metrics, "seconds": elapsed}
-        snapshot = model.arch_snapshot()
+        snapshot = {**model.arch_snapshot(), **strategy.snapshot()}
         history.append(metrics)
         arch_history.append({"epoch": epoch, **snapshot})
         logger.info(
@@ -157,7 +228,7 @@ def run_search(
                     "seconds": elapsed,
                     "model": model.state_dict(),
                     "weight_optimizer": weight_optimizer.state_dict(),
-                    "arch_optimizer": arch_optimizer.state_dict(),
+                    "strategy": strategy.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "rng": torch.get_rng_state(),
                     "history": history,
@@ -179,7 +250,7 @@ def _search_epoch(
     val_loader: Iterable,
     settings: SearchSettings,
     weight_optimizer: torch.optim.Optimizer,
-    arch_optimizer: torch.optim.Optimizer,
+    strategy: SearchStrategy,
     lr: float,
     update_arch: bool,
     device: str | torch.device,
@@ -195,32 +266,34 @@ def _search_epoch(
         "val_n": 0,
     }
     val_batches = cycle(val_loader)
+    skipped, consecutive = 0, 0
     for batch in tqdm(train_loader, desc=description, leave=False, unit="batch"):
         inputs, targets = (t.to(device) for t in batch)
+        finite = True
         if update_arch:
-            val_inputs, val_targets = (t.to(device) for t in next(val_batches))
-            if settings.order == "second":
-                second_order_arch_step(
-                    model,
-                    arch_optimizer,
-                    (inputs, targets),
-                    (val_inputs, val_targets),
-                    xi=lr,
-                    weight_decay=settings.weight_decay,
-                )
-            else:
-                first_order_arch_step(model, arch_optimizer, (val_inputs, val_targets))
+            moved = ((x.to(device), y.to(device)) for x, y in val_batches)
+            finite = strategy.arch_step(model, (inputs, targets), moved, lr)
         weight_optimizer.zero_grad(set_to_none=True)
-        logits = model(inputs)
+        logits = strategy.weight_logits(model, inputs)
         loss = nn.functional.cross_entropy(logits, targets)
-        loss.backward()
-        for parameter in model.arch_parameters():
-            parameter.grad = None
-        nn.utils.clip_grad_norm_(model.weight_parameters(), settings.grad_clip)
-        weight_optimizer.step()
-        totals["train_loss"] += float(loss.detach()) * len(targets)
-        totals["train_correct"] += int((logits.argmax(1) == targets).sum())
-        totals["train_n"] += len(targets)
+        if torch.isfinite(loss):
+            loss.backward()
+            for parameter in model.arch_parameters():
+                parameter.grad = None
+            nn.utils.clip_grad_norm_(model.weight_parameters(), settings.grad_clip)
+            weight_optimizer.step()
+            totals["train_loss"] += float(loss.detach()) * len(targets)
+            totals["train_correct"] += int((logits.argmax(1) == targets).sum())
+            totals["train_n"] += len(targets)
+        else:
+            finite = False
+        skipped += not finite
+        consecutive = 0 if finite else consecutive + 1
+        if consecutive >= MAX_CONSECUTIVE_NONFINITE:
+            raise FloatingPointError(
+                f"{description}: {consecutive} steps in a row had a non-finite loss; lower the "
+                "learning rates (search.lr, search.arch_lr) or the perturbation scale"
+            )
     model.eval()
     with torch.no_grad():
         for batch in val_loader:
@@ -235,6 +308,7 @@ def _search_epoch(
         "val_loss": totals["val_loss"] / max(totals["val_n"], 1),
         "val_accuracy": totals["val_correct"] / max(totals["val_n"], 1),
         "lr": lr,
+        "skipped_steps": skipped,
     }
 
 

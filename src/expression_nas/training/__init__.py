@@ -1,6 +1,13 @@
-"""Training of derived networks: clip datasets and the fixed-epoch SGD loop."""
+"""Training of derived networks: clip and image datasets and the fixed-epoch SGD loop."""
 
-from expression_nas.training.data import ClipDataset, make_loader
+from expression_nas.training.data import ClipDataset, ImageDataset, make_loader
 from expression_nas.training.loop import OptimizerConfig, predict, train_fixed_epochs
 
-__all__ = ["ClipDataset", "OptimizerConfig", "make_loader", "predict", "train_fixed_epochs"]
+__all__ = [
+    "ClipDataset",
+    "ImageDataset",
+    "OptimizerConfig",
+    "make_loader",
+    "predict",
+    "train_fixed_epochs",
+]

@@ -1,4 +1,4 @@
-"""Torch datasets and loaders over prepared clip arrays."""
+"""Torch datasets and loaders over prepared clip and still-image arrays."""
 
 from __future__ import annotations
 
@@ -11,12 +11,23 @@ from torch.utils.data import DataLoader, Dataset
 
 
 class RowReadable(Protocol):
-    """What ``ClipDataset`` needs from a clip store: a numpy array, a memory map or a view
-    that exposes only some rows (``evaluation.protocols.RowView``)."""
+    """What ``ClipDataset`` and ``ImageDataset`` need from a store of clips or images: a numpy
+    array, a memory map or a view that exposes only some rows (``evaluation.protocols.RowView``).
+    """
 
     shape: tuple[int, ...]
 
     def __getitem__(self, row: int) -> Any: ...
+
+
+def _checked_rows_and_labels(
+    rows: Sequence[int] | np.ndarray, labels: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.asarray(rows, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if rows.ndim != 1 or rows.shape != labels.shape:
+        raise ValueError(f"rows {rows.shape} and labels {labels.shape} must be 1-D and match")
+    return rows, labels
 
 
 class ClipDataset(Dataset):
@@ -38,10 +49,7 @@ class ClipDataset(Dataset):
         labels: Sequence[int],
         onset_difference_gain: float | None = None,
     ) -> None:
-        rows = np.asarray(rows, dtype=np.int64)
-        labels = np.asarray(labels, dtype=np.int64)
-        if rows.ndim != 1 or rows.shape != labels.shape:
-            raise ValueError(f"rows {rows.shape} and labels {labels.shape} must be 1-D and match")
+        rows, labels = _checked_rows_and_labels(rows, labels)
         if len(clips.shape) not in (4, 5):
             raise ValueError(f"expected clips [N, T, H, W] or [N, T, H, W, 3], got {clips.shape}")
         self.clips = clips
@@ -59,6 +67,35 @@ class ClipDataset(Dataset):
         if self.onset_difference_gain is not None:
             clip = (clip - clip[:, :1]).mul_(self.onset_difference_gain)
         return clip, int(self.labels[index])
+
+
+class ImageDataset(Dataset):
+    """Still images ``images[rows[i]]`` with labels ``labels[i]``, as float32 in [0, 1].
+
+    Grayscale images [H, W] become [1, H, W], colour images [H, W, 3] become [3, H, W]. As in
+    ``ClipDataset``, only the listed rows are read, one at a time.
+    """
+
+    def __init__(
+        self, images: RowReadable, rows: Sequence[int] | np.ndarray, labels: Sequence[int]
+    ) -> None:
+        rows, labels = _checked_rows_and_labels(rows, labels)
+        shape = tuple(images.shape)
+        if not (len(shape) == 3 or (len(shape) == 4 and shape[-1] == 3)):
+            raise ValueError(
+                f"expected images [N, H, W] (grayscale) or [N, H, W, 3] (colour), got {shape}"
+            )
+        self.images = images
+        self.rows = rows
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = torch.from_numpy(np.array(self.images[int(self.rows[index])], dtype=np.float32))
+        image = image.permute(2, 0, 1) if image.ndim == 3 else image.unsqueeze(0)
+        return image.div_(255.0), int(self.labels[index])
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
