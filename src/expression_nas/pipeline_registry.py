@@ -10,6 +10,9 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline
 
 from expression_nas.pipelines import data_preparation, rnas_mer
+from expression_nas.pipelines.darts_fer.pipeline import DEMO_CORPORA as FER_DEMO
+from expression_nas.pipelines.darts_fer.pipeline import REAL_CORPORA as FER_REAL
+from expression_nas.pipelines.darts_fer.pipeline import fer_pipelines
 from expression_nas.pipelines.data_preparation.pipeline import CORPORA, corpus_pipeline
 from expression_nas.pipelines.rnas_mer.pipeline import MER_CORPORA, rnas_pipeline
 
@@ -21,6 +24,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     - ``rnas_mer_<corpus>``: the same on a real MER corpus, e.g.
       ``kedro run --env=composite --pipelines=rnas_mer_composite``.
     - ``data_preparation``: prepare every demo corpus; ``prepare_<corpus>``: one corpus.
+    - ``darts_fer`` and ``darts_stn_fer``: DARTS / DARTS-STN searched on the demo FER2013 and
+      evaluated on the demo FER2013, CK+ and JAFFE; ``darts_comparison``: both and their
+      comparison. ``*_real``: the same on the real corpora (``--env=fer``).
     """
     pipelines = {
         "rnas_mer": rnas_mer.create_pipeline(),
@@ -34,5 +40,7 @@ def register_pipelines() -> dict[str, Pipeline]:
             if name != "demo_composite"
         }
     )
+    pipelines.update(fer_pipelines("", *FER_DEMO))
+    pipelines.update(fer_pipelines("_real", *FER_REAL))
     pipelines["__default__"] = pipelines["rnas_mer"]
     return pipelines

@@ -39,7 +39,12 @@ from expression_nas.nas.rnas.operations import HYBRID_OPERATIONS, PLAIN_3D_OPERA
 from expression_nas.nas.rnas.search_space import RnasSearchConfig, RnasSupernet
 from expression_nas.nas.search_loop import SearchSettings, fingerprint, run_search
 from expression_nas.training.data import ClipDataset, make_loader
-from expression_nas.training.loop import OptimizerConfig, predict, train_fixed_epochs
+from expression_nas.training.loop import (
+    OptimizerConfig,
+    predict,
+    resolve_device,
+    train_fixed_epochs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +70,6 @@ def _gain(params: dict[str, Any]) -> float | None:
         "rnas_mer.input.representation must be 'frames' or 'onset_difference', "
         f"got {representation!r}"
     )
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def search_config(params: dict[str, Any], n_classes: int, in_channels: int) -> RnasSearchConfig:

@@ -93,11 +93,12 @@ def finite_difference_hvp(
     norm = torch.sqrt(sum((v.detach() ** 2).sum() for v in vector))
     eps = 0.01 / float(norm.clamp_min(1e-12))
     weights = list(model.weight_parameters())
+    originals = [weight.detach().clone() for weight in weights]
     gradients = []
     for sign in (1.0, -1.0):
         with torch.no_grad():
-            for weight, v in zip(weights, vector, strict=True):
-                weight.add_(v, alpha=sign * eps)
+            for weight, original, v in zip(weights, originals, vector, strict=True):
+                weight.copy_(original + sign * eps * v)
         loss = loss_fn(model, *batch)
         grads = torch.autograd.grad(loss, model.arch_parameters(), allow_unused=True)
         gradients.append(
@@ -106,9 +107,9 @@ def finite_difference_hvp(
                 for g, p in zip(grads, model.arch_parameters(), strict=True)
             ]
         )
-        with torch.no_grad():
-            for weight, v in zip(weights, vector, strict=True):
-                weight.sub_(v, alpha=sign * eps)
+    with torch.no_grad():
+        for weight, original in zip(weights, originals, strict=True):
+            weight.copy_(original)
     return [(plus - minus) / (2 * eps) for plus, minus in zip(*gradients, strict=True)]
 
 

@@ -21,6 +21,13 @@ from tqdm.auto import tqdm
 logger = logging.getLogger(__name__)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when available, else the CPU; any other name as torch spells it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 @dataclass(frozen=True)
 class OptimizerConfig:
     """SGD settings; the defaults are seed 000's training of the derived network."""

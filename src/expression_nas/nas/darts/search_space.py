@@ -227,7 +227,10 @@ class DartsSupernet(nn.Module):
         features = s1.mean(dim=(2, 3))
         if rates[1]:
             features = F.dropout(features, rates[1], self.training)
-        return self.classifier(features)
+        logits = self.classifier(features)
+        if self.context is not None:
+            self.context.value = None  # the graph holds it; a stored tensor blocks deepcopy
+        return logits
 
     # --- reporting -------------------------------------------------------------------------
     def dropout_rates(self) -> dict[str, float]:

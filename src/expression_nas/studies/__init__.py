@@ -1,0 +1,1 @@
+"""Small, self-contained numerical studies that reproduce findings of the research documents."""
