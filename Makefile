@@ -7,7 +7,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: .venv demo test lint benchmark viz mlflow-ui clean-data
+.PHONY: .venv demo darts-demo toy-study test lint benchmark viz mlflow-ui clean-data
 
 # The environment is rebuilt when pyproject.toml changes. torch 2.14.1 and torchvision 0.29.1
 # come from this machine's local wheel store through plain pip (uv/poetry would download GBs).
@@ -22,6 +22,12 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/kedro run --pipelines=rnas_mer
+
+darts-demo: $(VENV)/.installed
+	$(BIN)/kedro run --pipelines=darts_comparison
+
+toy-study: $(VENV)/.installed
+	$(BIN)/python -m expression_nas.studies.toy_bilevel
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

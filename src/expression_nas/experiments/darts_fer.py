@@ -258,6 +258,7 @@ def evaluate_corpus(
             weighted_loss=bool(training["weighted_loss"]),
             device=device,
             augmented=augmented,
+            log_models=bool(training["log_models"]),
         )
         metrics = summarize_fer(predictions, classes)
         costs = profile_model(build(len(classes)), (1, in_channels, *size), device)

@@ -188,6 +188,7 @@ def evaluate_fer(
     weighted_loss: bool = False,
     device: str | torch.device = "cpu",
     augmented: tuple[RowReadable, pd.DataFrame] | None = None,
+    log_models: bool = False,
 ) -> pd.DataFrame:
     """Train ``build_model(len(classes))`` from scratch on each fold of ``protocol`` and
     predict its test side; returns the predictions pooled over the folds, one row per tested
@@ -200,7 +201,8 @@ def evaluate_fer(
     side, copies included, and testing the originals of the test side from ``images``.
     ``weighted_loss``: cross-entropy weighted by ``class_weights`` of the training labels.
     Each fold is a nested MLflow run (when one is active) with its parameters, per-epoch
-    training loss and accuracy, and the fold's test accuracy.
+    training loss and accuracy, the fold's test accuracy and, with ``log_models``, the trained
+    network (mlflow.pytorch).
     """
     samples = samples.reset_index(drop=True)
     missing = {"sample_id", "subject", "label_index"} - set(samples.columns)
@@ -259,6 +261,8 @@ def evaluate_fer(
             )
             accuracy = float(np.mean(part["y_true"] == part["y_pred"]))
             tracking.log_metrics({"fold_accuracy": accuracy, "n": len(part)})
+            if log_models:
+                tracking.log_torch_model(model.cpu().eval())
         logger.info(
             "%s %s: trained on %d rows, accuracy %.3f on %d images",
             protocol,

@@ -1,0 +1,167 @@
+"""Tiny end-to-end runs of darts_fer and darts_stn_fer on the demo FER corpora, and their
+comparison, through the project's catalog factories, with an MLflow run open as kedro-mlflow
+would."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+import torch
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+from test_data_preparation import _config
+
+from expression_nas.pipelines.darts_fer.pipeline import DEMO_CORPORA, fer_pipelines
+
+TINY_FER_DEMO = {
+    "demo_fer2013": {"per_class": (3, 4)},
+    "demo_ckplus": {"n_subjects": 4},
+    "demo_jaffe": {"n_subjects": 4, "repetitions": 1},
+}
+TINY_DARTS = {
+    "search_space": {"channels": 2, "layers": 3, "nodes": 2},
+    "search": {"epochs": 1, "batch_size": 8},
+    "final_network": {"channels": 2, "layers": 3},
+    "training": {"epochs": 1, "batch_size": 16},
+    "evaluation": {"demo_ckplus": {"protocol": "kfold", "k": 2}},
+}
+EVALUATED = DEMO_CORPORA[1]
+METHODS = ("darts_fer", "darts_stn_fer")
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) else value
+    return merged
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    tmp_path = tmp_path_factory.mktemp("darts")
+    catalog_config, parameters = _config()
+    for entry in catalog_config.values():
+        if "filepath" in entry:
+            entry["filepath"] = str(tmp_path / entry["filepath"])
+    prep = copy.deepcopy(parameters["data_preparation"])
+    darts = _merge(parameters["darts_fer"], TINY_DARTS)
+    darts["checkpoint_dir"] = str(tmp_path / darts["checkpoint_dir"])
+    catalog = DataCatalog.from_config(catalog_config)
+    catalog["params:data_preparation.alignment"] = prep["alignment"]
+    catalog["params:data_preparation.augmentation"] = prep["augmentation"]
+    for corpus, demo in TINY_FER_DEMO.items():
+        settings = prep["corpora"][corpus]
+        settings["demo"] = demo
+        settings["root"] = str(tmp_path / settings["root"])
+        catalog[f"params:data_preparation.corpora.{corpus}"] = settings
+        catalog[f"params:data_preparation.corpora.{corpus}.classes"] = settings["classes"]
+    catalog["params:darts_fer"] = darts
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = mlflow.create_experiment(
+        "darts", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    mlflow.set_experiment(experiment_id=experiment)
+    try:
+        with mlflow.start_run(run_name="darts_comparison") as run:
+            SequentialRunner().run(fer_pipelines("", *DEMO_CORPORA)["darts_comparison"], catalog)
+    finally:
+        torch.set_num_threads(threads)
+    return tmp_path, run.info.run_id
+
+
+def test_search_sees_only_the_training_split(finished_run):
+    tmp_path, _ = finished_run
+    samples = pd.read_parquet(tmp_path / "data/03_primary/demo_fer2013/samples.parquet")
+    for method in METHODS:
+        split = json.loads(
+            (tmp_path / f"data/05_model_input/{method}/search_split.json").read_text()
+        )
+        rows = split["train"] + split["val"]
+        assert not set(split["train"]) & set(split["val"])
+        assert set(samples["usage"].iloc[rows]) == {"Training"}
+        assert len(rows) == (samples["usage"] == "Training").sum()
+
+
+def test_each_method_evaluates_the_searched_cells_on_every_corpus(finished_run):
+    tmp_path, _ = finished_run
+    for method in METHODS:
+        spec = json.loads(
+            (tmp_path / f"data/06_models/{method}/architecture_spec.json").read_text()
+        )
+        assert spec["family"] == "darts" and len(spec["genotype"]["normal"]) == 2
+        assert spec["provenance"]["strategy"] == {"darts_fer": "darts"}.get(method, "darts_stn")
+        assert (tmp_path / f"data/08_reporting/{method}/architecture.png").exists()
+        for corpus in EVALUATED:
+            samples = pd.read_parquet(tmp_path / f"data/03_primary/{corpus}/samples.parquet")
+            predictions = pd.read_parquet(
+                tmp_path / f"data/07_model_output/{method}/{corpus}/predictions.parquet"
+            )
+            tested = (
+                samples if corpus != "demo_fer2013" else samples[samples["usage"] == "PrivateTest"]
+            )
+            assert sorted(predictions["sample_id"]) == sorted(tested["sample_id"])
+            metrics = json.loads(
+                (tmp_path / f"data/08_reporting/{method}/{corpus}/metrics.json").read_text()
+            )
+            assert metrics["accuracy"] == pytest.approx(
+                (predictions["y_true"] == predictions["y_pred"]).mean()
+            )
+            assert set(metrics["per_class"]) == set(metrics["classes"])
+            assert metrics["costs"]["parameters"] > 0 and metrics["costs"]["flops"] > 0
+            assert metrics["search_seconds"] > 0
+            assert (tmp_path / f"data/08_reporting/{method}/{corpus}/confusion_matrix.png").exists()
+
+
+def test_stn_search_tuned_its_perturbation_scale(finished_run):
+    tmp_path, _ = finished_run
+    report = json.loads(
+        (tmp_path / "data/08_reporting/darts_stn_fer/search_report.json").read_text()
+    )
+    last = report["arch_history"][-1]
+    assert "sigma_mean" in last and set(last["dropout"]) == {"cell", "classifier"}
+    plain = json.loads((tmp_path / "data/08_reporting/darts_fer/search_report.json").read_text())
+    assert "sigma_mean" not in plain["arch_history"][-1]
+
+
+def test_comparison_table_and_plot(finished_run):
+    tmp_path, _ = finished_run
+    table = pd.read_csv(tmp_path / "data/08_reporting/darts_comparison/comparison.csv")
+    assert len(table) == len(METHODS) * len(EVALUATED)
+    assert set(table["method"]) == {"darts", "darts_stn"} and set(table["corpus"]) == set(EVALUATED)
+    for method in METHODS:
+        summary = json.loads((tmp_path / f"data/08_reporting/{method}/summary.json").read_text())
+        strategy = summary["strategy"]
+        for corpus, result in summary["corpora"].items():
+            row = table[(table["method"] == strategy) & (table["corpus"] == corpus)]
+            assert row["accuracy"].item() == pytest.approx(result["accuracy"])
+    assert (tmp_path / "data/08_reporting/darts_comparison/comparison.png").exists()
+
+
+def test_mlflow_holds_searches_models_and_the_comparison(finished_run):
+    _, parent = finished_run
+    runs = mlflow.search_runs(experiment_names=["darts"], output_format="list")
+    kinds = [run.data.tags.get("kind") for run in runs]
+    folds_per_method = 1 + 2 + 3  # FER2013 standard split, CK+ 2-fold, JAFFE 3-fold
+    assert kinds.count("search") == 2
+    assert kinds.count("evaluation") == 2 * len(EVALUATED)
+    assert kinds.count("fold") == 2 * folds_per_method
+    experiment = mlflow.get_experiment_by_name("darts").experiment_id
+    logged = mlflow.search_logged_models(experiment_ids=[experiment], output_format="list")
+    assert len(logged) == 2 * folds_per_method
+    parent_run = mlflow.get_run(parent)
+    assert "darts_stn_demo_jaffe_accuracy" in parent_run.data.metrics
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(parent)}
+    assert {"darts_comparison.json", "darts_comparison.png"} <= artifacts
+    stn_search = next(
+        run
+        for run in runs
+        if run.data.tags.get("strategy") == "darts_stn" and run.data.tags.get("kind") == "search"
+    )
+    assert "sigma_mean" in stn_search.data.metrics
