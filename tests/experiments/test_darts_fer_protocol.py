@@ -1,0 +1,95 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from expression_nas.experiments.darts_fer import comparison_table, final_spec, search_split
+
+GENOTYPE = {
+    "normal": [
+        [["sep_conv_3x3", 0], ["skip_connect", 1]],
+        [["max_pool_3x3", 0], ["dil_conv_3x3", 2]],
+    ],
+    "reduce": [
+        [["avg_pool_3x3", 0], ["sep_conv_5x5", 1]],
+        [["skip_connect", 1], ["sep_conv_3x3", 2]],
+    ],
+}
+SEARCHED = {
+    "schema_version": 1,
+    "family": "darts",
+    "in_channels": 1,
+    "num_classes": 7,
+    "input_size": [48, 48],
+    "channels": 4,
+    "layers": 3,
+    "nodes": 2,
+    "stem_multiplier": 3,
+    "genotype": GENOTYPE,
+    "dropout": 0.2,
+    "cell_dropout": 0.1,
+}
+
+
+def _fer_table() -> pd.DataFrame:
+    usage = ["Training"] * 20 + ["PublicTest"] * 5 + ["PrivateTest"] * 5
+    return pd.DataFrame({"usage": usage, "label_index": np.arange(30) % 7})
+
+
+def test_search_split_uses_the_training_split_only_and_halves_it():
+    samples = _fer_table()
+    split = search_split(samples, seed=0, train_portion=0.5)
+    assert len(split["train"]) == 10 and len(split["val"]) == 10
+    assert not set(split["train"]) & set(split["val"])
+    assert set(samples["usage"].iloc[split["train"] + split["val"]]) == {"Training"}
+    assert split == search_split(samples, seed=0, train_portion=0.5)
+    assert split != search_split(samples, seed=1, train_portion=0.5)
+
+
+def test_search_split_refuses_a_corpus_without_a_standard_split():
+    with pytest.raises(ValueError, match="usage"):
+        search_split(pd.DataFrame({"label_index": [0, 1]}), seed=0, train_portion=0.5)
+    with pytest.raises(ValueError, match="train_portion"):
+        search_split(_fer_table(), seed=0, train_portion=1.0)
+
+
+def test_final_spec_resizes_the_network_and_keeps_the_cells():
+    spec = final_spec(SEARCHED, {"channels": 36, "layers": 20, "dropout": None}, 8, 3)
+    assert (spec["channels"], spec["layers"], spec["num_classes"], spec["in_channels"]) == (
+        36,
+        20,
+        8,
+        3,
+    )
+    assert spec["genotype"] == GENOTYPE and spec["dropout"] == 0.2  # null keeps the tuned rate
+    assert final_spec(SEARCHED, {"channels": 8, "layers": 5, "dropout": 0.0}, 7, 1)["dropout"] == 0
+    assert SEARCHED["channels"] == 4  # the searched spec is not modified
+
+
+def test_comparison_table_has_one_row_per_method_and_corpus():
+    def result(accuracy):
+        return {
+            "protocol": "kfold",
+            "n": 10,
+            "accuracy": accuracy,
+            "uar": accuracy,
+            "uf1": accuracy,
+            "fold_accuracy_std": 0.1,
+            "costs": {"parameters": 100, "flops": 1000},
+        }
+
+    summaries = [
+        {
+            "strategy": "darts",
+            "search_seconds": 5.0,
+            "corpora": {"a": result(0.5), "b": result(0.6)},
+        },
+        {"strategy": "darts_stn", "search_seconds": 7.0, "corpora": {"a": result(0.7)}},
+    ]
+    table = comparison_table(summaries)
+    assert table[["method", "corpus"]].values.tolist() == [
+        ["darts", "a"],
+        ["darts", "b"],
+        ["darts_stn", "a"],
+    ]
+    assert table["accuracy"].tolist() == [0.5, 0.6, 0.7]
+    assert table["search_seconds"].tolist() == [5.0, 5.0, 7.0]
