@@ -1,9 +1,11 @@
 from pathlib import Path
 
 import yaml
+from kedro.config import OmegaConfigLoader
 
 from expression_nas.pipeline_registry import register_pipelines
 from expression_nas.pipelines.data_preparation.pipeline import CORPORA, DEMO_CORPORA
+from expression_nas.settings import CONFIG_LOADER_ARGS
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -31,3 +33,34 @@ def test_each_real_corpus_environment_sets_only_its_root():
 def test_telemetry_is_off():
     assert "consent: false" in (PROJECT / ".telemetry").read_text()
     assert "analytics = false" in (PROJECT / ".dvc/config").read_text()
+
+
+def test_darts_pipelines_read_their_own_corpora_and_each_has_a_protocol():
+    pipelines = register_pipelines()
+    parameters = OmegaConfigLoader(
+        conf_source=str(PROJECT / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": "fer"}
+    )["parameters"]
+    for suffix, corpora in (
+        ("", ("demo_fer2013", "demo_ckplus", "demo_jaffe")),
+        ("_real", ("fer2013", "ckplus", "jaffe")),
+    ):
+        comparison = pipelines[f"darts_comparison{suffix}"]
+        for method in ("darts_fer", "darts_stn_fer"):
+            outputs = pipelines[f"{method}{suffix}"].all_outputs()
+            assert {f"{method}{suffix}.metrics_{corpus}" for corpus in corpora} <= outputs
+            assert f"{method}{suffix}.summary" in comparison.all_outputs()
+        read = {name.split(".")[0] for name in comparison.all_inputs() | comparison.all_outputs()}
+        assert {c for c in CORPORA if c in read} == set(corpora)
+        for corpus in corpora:
+            assert parameters["darts_fer"]["evaluation"][corpus]["protocol"] in (
+                "standard_split",
+                "kfold",
+            )
+    # the fer environment carries DARTS' settings on top of the base ones
+    assert parameters["darts_fer"]["search_space"]["layers"] == 8
+    assert parameters["darts_fer"]["final_network"] == {
+        "channels": 36,
+        "layers": 20,
+        "dropout": None,
+    }
+    assert parameters["darts_fer"]["training"]["momentum"] == 0.9
