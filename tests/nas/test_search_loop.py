@@ -94,3 +94,14 @@ def test_checkpoint_of_another_search_is_ignored(tmp_path):
     run_search(TinySupernet(), *_loaders(), SearchSettings(epochs=1), checkpoint, "first")
     result = run_search(TinySupernet(), *_loaders(), SearchSettings(epochs=1), checkpoint, "second")
     assert result.resumed_from_epoch == 0
+
+
+def test_checkpoint_written_before_strategies_existed_still_resumes(tmp_path):
+    checkpoint = tmp_path / "search.pt"
+    settings = SearchSettings(epochs=2, lr=0.1)
+    run_search(TinySupernet(), *_loaders(), SearchSettings(epochs=1, lr=0.1), checkpoint, "key")
+    state = torch.load(checkpoint, weights_only=False)
+    state["arch_optimizer"] = state.pop("strategy")["optimizer"]  # the old layout
+    torch.save(state, checkpoint)
+    result = run_search(TinySupernet(), *_loaders(), settings, checkpoint, "key")
+    assert result.resumed_from_epoch == 1 and len(result.history) == 2

@@ -208,3 +208,16 @@ def test_search_stops_when_every_loss_is_nan(monkeypatch):
         run_search(model, *_loaders(train_batches=24, batch_size=1), SETTINGS, strategy=strategy)
     for before, after in zip(hyper, model.arch_parameters(), strict=True):
         assert torch.equal(before, after.detach())
+
+
+def test_dropout_logits_get_no_weight_decay_and_alphas_do():
+    model = _supernet()
+    strategy = StnStrategy(model, StnSettings(), arch_lr=3e-3, arch_weight_decay=1e-3)
+    decay = {
+        id(p): group["weight_decay"]
+        for group in strategy.hyper_optimizer.param_groups
+        for p in group["params"]
+    }
+    assert decay[id(model.dropout_logits)] == 0.0
+    assert decay[id(model.alphas_normal)] == decay[id(model.alphas_reduce)] == 1e-3
+    assert set(decay) == {id(p) for p in model.arch_parameters()}

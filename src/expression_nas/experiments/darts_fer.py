@@ -106,6 +106,8 @@ def run_darts_search(
     search = dict(params["search"])
     resume = search.pop("resume")
     search.pop("train_portion")
+    if strategy == "darts_stn":  # the STN strategy has its own hypergradient: no order
+        search.pop("order")
     settings = SearchSettings(**search, seed=params["seed"])
     train_rows, val_rows = np.asarray(split["train"]), np.asarray(split["val"])
     loader_train = make_loader(
@@ -114,8 +116,8 @@ def run_darts_search(
         True,
         params["seed"],
     )
-    loader_val = make_loader(
-        ImageDataset(images, val_rows, labels[val_rows]), settings.batch_size, False, params["seed"]
+    loader_val = make_loader(  # shuffled too, as DARTS samples its architecture batches
+        ImageDataset(images, val_rows, labels[val_rows]), settings.batch_size, True, params["seed"]
     )
     stn_settings = {
         k: v for k, v in params["stn"].items() if k not in ("tune_dropout", "initial_dropout")
@@ -200,8 +202,9 @@ def final_spec(
         num_classes=n_classes,
         in_channels=in_channels,
     )
-    if network.get("dropout") is not None:  # null: keep the rate the search tuned (or 0)
-        spec["dropout"] = float(network["dropout"])
+    for key in ("dropout", "cell_dropout"):  # null: keep the rate DARTS-STN tuned (DARTS: 0)
+        if network.get(key) is not None:
+            spec[key] = float(network[key])
     return spec
 
 

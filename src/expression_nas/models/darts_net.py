@@ -45,6 +45,11 @@ def validate_darts_spec(spec: Mapping[str, Any]) -> None:
     for key in ("in_channels", "num_classes", "channels", "layers", "nodes", "stem_multiplier"):
         if not _is_int(spec.get(key)):
             raise ValueError(f"spec key {key!r}: expected an int >= 1, got {spec.get(key)!r}")
+    if spec["layers"] < 3:
+        raise ValueError(
+            f"spec key 'layers': expected >= 3 (the reduction cells sit at 1/3 and 2/3), "
+            f"got {spec['layers']}"
+        )
     size = spec.get("input_size")
     if size is not None and not (
         isinstance(size, list) and len(size) == 2 and all(map(_is_int, size))

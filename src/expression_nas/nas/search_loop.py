@@ -7,7 +7,7 @@ caller keeps every evaluation subject out of them.
 
 How the architecture is updated is a ``SearchStrategy``: DARTS' unrolled hypergradient
 (``UnrolledStrategy``, first or second order) by default, or e.g. the self-tuning-network
-strategy of DARTS-STN (``nas.darts.stn_search``). Non-finite losses skip their step and are
+strategy of DARTS-STN (``nas.stn_search``). Non-finite losses skip their step and are
 counted (``skipped_steps`` in the epoch record); a run of them stops the search with an error.
 """
 
@@ -178,6 +178,8 @@ def run_search(
         strategy.load_state_dict(state["strategy"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         history, arch_history = state["history"], state["arch_history"]
         start_epoch, elapsed = state["epoch"] + 1, state["seconds"]
         logger.info("resuming search from %s after epoch %d", checkpoint_path, state["epoch"])
@@ -190,6 +192,7 @@ def run_search(
     for epoch in range(start_epoch, settings.epochs):
         started = time.perf_counter()
         _reseed_shuffling(train_loader, settings.seed * 10_007 + epoch)
+        _reseed_shuffling(val_loader, settings.seed * 10_007 + epoch + 5_003)
         update_arch = epoch >= settings.arch_warmup_epochs
         metrics = _search_epoch(
             model,
@@ -231,6 +234,7 @@ def run_search(
                     "strategy": strategy.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                     "history": history,
                     "arch_history": arch_history,
                 },
@@ -326,6 +330,8 @@ def _load_checkpoint(path: Path | None, run_key: str) -> dict[str, Any] | None:
     if state.get("run_key") != run_key:
         logger.info("ignoring checkpoint %s: it belongs to another search", path)
         return None
+    if "strategy" not in state:  # written before strategies existed: DARTS' Adam state
+        state["strategy"] = {"optimizer": state.pop("arch_optimizer")}
     return state
 
 

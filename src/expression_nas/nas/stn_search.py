@@ -69,16 +69,25 @@ class StnStrategy:
             device=device,
             requires_grad=True,
         )
-        self.hyper_optimizer = torch.optim.Adam(
-            model.arch_parameters(), lr=arch_lr, betas=(0.5, 0.999), weight_decay=arch_weight_decay
-        )
+        # Weight decay (DARTS' on the alphas) would pull dropout logits to 0, i.e. a rate of 0.5.
+        dropout = getattr(model, "dropout_logits", None)
+        groups = [
+            {
+                "params": [p for p in model.arch_parameters() if p is not dropout],
+                "weight_decay": arch_weight_decay,
+            }
+        ]
+        if dropout is not None:
+            groups.append({"params": [dropout], "weight_decay": 0.0})
+        self.hyper_optimizer = torch.optim.Adam(groups, lr=arch_lr, betas=(0.5, 0.999))
         self.sigma_optimizer = torch.optim.Adam([self.log_sigma], lr=settings.sigma_lr)
-        self.generator = torch.Generator(device=device).manual_seed(seed)
+        # on the CPU, so a checkpoint resumes on any device
+        self.generator = torch.Generator().manual_seed(seed)
         self.weight_steps = 0
 
     def _perturbation(self, like: torch.Tensor) -> torch.Tensor:
-        noise = torch.randn(like.shape, generator=self.generator, device=like.device)
-        return self.log_sigma.exp() * noise
+        noise = torch.randn(like.shape, generator=self.generator, dtype=like.dtype)
+        return self.log_sigma.exp() * noise.to(like.device)
 
     def weight_logits(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         """Logits at lambda + eps, both held fixed: the weight step trains phi only."""

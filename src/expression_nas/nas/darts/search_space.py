@@ -68,8 +68,10 @@ class DartsSearchConfig:
         unknown = set(self.operations) - set(PRIMITIVES)
         if unknown:
             raise ValueError(f"unknown DARTS operations {sorted(unknown)}; known {PRIMITIVES}")
-        if self.layers < 1 or self.nodes < 1 or self.channels < 1:
-            raise ValueError("layers, nodes and channels must be >= 1")
+        if self.layers < 3 or self.nodes < 1 or self.channels < 1:
+            raise ValueError(
+                "a DARTS network needs layers >= 3 (two reduction cells), nodes and channels >= 1"
+            )
         if self.tune_dropout and not self.stn:
             raise ValueError(
                 "tune_dropout needs stn=True: without the best response the validation loss "
