@@ -61,6 +61,7 @@ def test_darts_pipelines_read_their_own_corpora_and_each_has_a_protocol():
     assert parameters["darts_fer"]["final_network"] == {
         "channels": 36,
         "layers": 20,
-        "dropout": None,
+        "dropout": 0.0,
+        "cell_dropout": 0.0,
     }
     assert parameters["darts_fer"]["training"]["momentum"] == 0.9
