@@ -38,6 +38,7 @@ lint: $(VENV)/.installed
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/alignment_throughput.py
 	$(BIN)/python benchmarks/rnas_search_step.py
+	$(BIN)/python benchmarks/darts_search_step.py
 
 viz: $(VENV)/.installed
 	$(BIN)/kedro viz run --no-browser
