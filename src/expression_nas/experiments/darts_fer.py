@@ -208,16 +208,6 @@ def final_spec(
     return spec
 
 
-def _optimizer_config(training: dict[str, Any]) -> OptimizerConfig:
-    return OptimizerConfig(
-        lr=training["lr"],
-        momentum=training["momentum"],
-        weight_decay=training["weight_decay"],
-        epochs=training["epochs"],
-        batch_size=training["batch_size"],
-    )
-
-
 def evaluate_corpus(
     images: np.ndarray,
     samples: pd.DataFrame,
@@ -235,8 +225,10 @@ def evaluate_corpus(
     protocol = params["evaluation"][corpus]
     in_channels, size = _image_geometry(images)
 
+    spec = final_spec(searched, params["final_network"], len(classes), in_channels)
+
     def build(n_classes: int) -> torch.nn.Module:
-        return build_model(final_spec(searched, params["final_network"], n_classes, in_channels))
+        return build_model({**spec, "num_classes": n_classes})
 
     training = params["training"]
     with tracking.nested_run(
@@ -245,10 +237,7 @@ def evaluate_corpus(
         tracking.log_params(
             {"corpus": corpus, "strategy": strategy, **protocol, "training": training}
         )
-        tracking.log_dict(
-            final_spec(searched, params["final_network"], len(classes), in_channels),
-            "architecture_spec.json",
-        )
+        tracking.log_dict(spec, "architecture_spec.json")
         predictions = evaluate_fer(
             images,
             samples,
@@ -256,7 +245,7 @@ def evaluate_corpus(
             classes,
             protocol=protocol["protocol"],
             k=int(protocol.get("k", 10)),
-            training=_optimizer_config(training),
+            training=OptimizerConfig.from_params(training),
             seed=params["seed"],
             weighted_loss=bool(training["weighted_loss"]),
             device=device,
@@ -264,7 +253,7 @@ def evaluate_corpus(
             log_models=bool(training["log_models"]),
         )
         metrics = summarize_fer(predictions, classes)
-        costs = profile_model(build(len(classes)), (1, in_channels, *size), device)
+        costs = profile_model(build_model(spec), (1, in_channels, *size), device)
         metrics.update(
             corpus=corpus,
             strategy=strategy,

@@ -199,23 +199,13 @@ def search_for_group(
     return {"spec": spec, "history": result.history, "seconds": result.seconds, "drawing": drawing}
 
 
-def _optimizer_config(training: dict[str, Any]) -> OptimizerConfig:
-    return OptimizerConfig(
-        lr=training["lr"],
-        momentum=training["momentum"],
-        weight_decay=training["weight_decay"],
-        epochs=training["epochs"],
-        batch_size=training["batch_size"],
-    )
-
-
 def train_network(
     spec: dict[str, Any], view: FoldView, params: dict[str, Any], log_epochs: bool = False
 ) -> torch.nn.Module:
     """Train ``build_model(spec)`` from scratch for a fixed number of epochs on ``view``."""
     torch.manual_seed(params["seed"])
     model = build_model(spec)
-    config = _optimizer_config(params["training"])
+    config = OptimizerConfig.from_params(params["training"])
     loader = make_loader(
         ClipDataset(view.clips, np.arange(len(view)), view.labels, _gain(params)),
         config.batch_size,

@@ -27,13 +27,9 @@ from expression_nas.nas.darts.operations import (
     build_operation,
     reduction_layers,
 )
-from expression_nas.nas.spec import validate_spec
+from expression_nas.nas.spec import is_int, validate_spec
 
 FAMILY = "darts"
-
-
-def _is_int(value: Any, minimum: int = 1) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def _is_rate(value: Any) -> bool:
@@ -43,7 +39,7 @@ def _is_rate(value: Any) -> bool:
 def validate_darts_spec(spec: Mapping[str, Any]) -> None:
     """Raise ValueError naming the first key of a "darts" spec that is missing or wrong."""
     for key in ("in_channels", "num_classes", "channels", "layers", "nodes", "stem_multiplier"):
-        if not _is_int(spec.get(key)):
+        if not is_int(spec.get(key)):
             raise ValueError(f"spec key {key!r}: expected an int >= 1, got {spec.get(key)!r}")
     if spec["layers"] < 3:
         raise ValueError(
@@ -52,7 +48,7 @@ def validate_darts_spec(spec: Mapping[str, Any]) -> None:
         )
     size = spec.get("input_size")
     if size is not None and not (
-        isinstance(size, list) and len(size) == 2 and all(map(_is_int, size))
+        isinstance(size, list) and len(size) == 2 and all(map(is_int, size))
     ):
         raise ValueError(f"spec key 'input_size': expected [H, W] or null, got {size!r}")
     for key in ("dropout", "cell_dropout"):
@@ -77,7 +73,7 @@ def _validate_cell(cell: Any, nodes: int, key: str) -> None:
                 and len(entry) == 2
                 and entry[0] in PRIMITIVES
                 and entry[0] != "none"
-                and _is_int(entry[1], 0)
+                and is_int(entry[1], 0)
                 and entry[1] < node + 2
             )
             if not valid:

@@ -28,25 +28,21 @@ from expression_nas.nas.rnas.operations import (
     level_channels,
     path_error,
 )
-from expression_nas.nas.spec import validate_spec
+from expression_nas.nas.spec import is_int, validate_spec
 
 FAMILY = "rnas_mer"
-
-
-def _is_int(value: Any, minimum: int = 1) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def validate_rnas_spec(spec: Mapping[str, Any]) -> None:
     """Raise ValueError naming the first key of an "rnas_mer" spec that is missing or wrong."""
     for key in ("in_channels", "num_classes", "channels", "levels", "layers", "nodes"):
-        if not _is_int(spec.get(key)):
+        if not is_int(spec.get(key)):
             raise ValueError(f"spec key {key!r}: expected an int >= 1, got {spec.get(key)!r}")
     for key, length in (("stem_stride", 3), ("input_size", 3)):
         value = spec.get(key)
         if key == "input_size" and value is None:
             continue
-        if not (isinstance(value, list) and len(value) == length and all(map(_is_int, value))):
+        if not (isinstance(value, list) and len(value) == length and all(map(is_int, value))):
             raise ValueError(f"spec key {key!r}: expected {length} ints >= 1, got {value!r}")
     if not isinstance(spec.get("use_prev_prev"), bool):
         raise ValueError(
@@ -91,7 +87,7 @@ def _validate_cell(cell: Any, nodes: int, use_prev_prev: bool) -> None:
                 and len(edge) == 2
                 and edge[0] in OPERATIONS
                 and edge[0] != "none"
-                and _is_int(edge[1], first)
+                and is_int(edge[1], first)
                 and edge[1] < node + 2
             )
             if not valid:

@@ -19,6 +19,11 @@ import numpy as np
 SPEC_SCHEMA_VERSION = 1
 
 
+def is_int(value: Any, minimum: int = 1) -> bool:
+    """An int (not a bool) >= ``minimum``: the check every family's validator needs."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Check ``spec`` and return its normalised copy; ValueError names the offending key."""
     if not isinstance(spec, Mapping):

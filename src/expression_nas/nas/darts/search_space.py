@@ -153,7 +153,7 @@ class DartsSupernet(nn.Module):
         n_dropout = len(DROPOUT_NAMES) if config.tune_dropout else 0
         self.n_hyper = 2 * n_edges * n_ops + n_dropout
         self.context = HyperContext(self.n_hyper) if config.stn else None
-        conv: ConvFactory = partial(_stn_conv, self.context) if config.stn else plain_conv
+        conv: ConvFactory = partial(StnConv2d, self.context) if config.stn else plain_conv
 
         self.alphas_normal = nn.Parameter(config.arch_init_scale * torch.randn(n_edges, n_ops))
         self.alphas_reduce = nn.Parameter(config.arch_init_scale * torch.randn(n_edges, n_ops))
@@ -281,16 +281,3 @@ class DartsSupernet(nn.Module):
             "dropout": dropout,
             "cell_dropout": self.dropout_rates().get("cell", 0.0),
         }
-
-
-def _stn_conv(
-    context: HyperContext,
-    in_channels: int,
-    out_channels: int,
-    kernel: int,
-    stride: int,
-    padding: int,
-    dilation: int,
-    groups: int,
-) -> StnConv2d:
-    return StnConv2d(context, in_channels, out_channels, kernel, stride, padding, dilation, groups)
