@@ -77,13 +77,7 @@ class RecordingModel(nn.Module):
 QUICK = OptimizerConfig(lr=0.05, epochs=1, batch_size=16)
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """These tiny models run fastest on one thread; several contend on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def test_standard_split_trains_on_training_and_tests_on_private_test_only():

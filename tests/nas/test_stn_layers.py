@@ -9,13 +9,7 @@ N_HYPER = 5
 CONV = {"stride": 2, "padding": 2, "dilation": 2, "groups": 2}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """Tiny convolutions run fastest on one thread; several contend on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def _conv(bias: bool) -> StnConv2d:

@@ -16,13 +16,7 @@ SIZE = 8
 OPERATIONS = ("none", "max_pool_3x3", "skip_connect", "dil_conv_3x3")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """Tiny convolutions run fastest on one thread; several contend on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def _supernet(seed: int = 0) -> DartsSupernet:

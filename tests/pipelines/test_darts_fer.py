@@ -10,10 +10,9 @@ import json
 import mlflow
 import pandas as pd
 import pytest
-import torch
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
-from test_data_preparation import _config
+from test_data_preparation import _config, _merge
 
 from expression_nas.pipelines.darts_fer.pipeline import DEMO_CORPORA, fer_pipelines
 
@@ -33,17 +32,8 @@ EVALUATED = DEMO_CORPORA[1]
 METHODS = ("darts_fer", "darts_stn_fer")
 
 
-def _merge(base: dict, override: dict) -> dict:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) else value
-    return merged
-
-
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def finished_run(tmp_path_factory, single_torch_thread):
     tmp_path = tmp_path_factory.mktemp("darts")
     catalog_config, parameters = _config()
     for entry in catalog_config.values():
@@ -68,11 +58,8 @@ def finished_run(tmp_path_factory):
         "darts", artifact_location=(tmp_path / "artifacts").as_uri()
     )
     mlflow.set_experiment(experiment_id=experiment)
-    try:
-        with mlflow.start_run(run_name="darts_comparison") as run:
-            SequentialRunner().run(fer_pipelines("", *DEMO_CORPORA)["darts_comparison"], catalog)
-    finally:
-        torch.set_num_threads(threads)
+    with mlflow.start_run(run_name="darts_comparison") as run:
+        SequentialRunner().run(fer_pipelines("", *DEMO_CORPORA)["darts_comparison"], catalog)
     return tmp_path, run.info.run_id
 
 

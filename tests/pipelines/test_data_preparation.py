@@ -28,6 +28,14 @@ def _config() -> tuple[dict, dict]:
     return loader["catalog"], loader["parameters"]
 
 
+def _merge(base: dict, override: dict) -> dict:
+    """``base`` with the nested keys of ``override`` replaced (for tiny pipeline settings)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) else value
+    return merged
+
+
 def _run(corpus: str, tmp_path: Path, edit=None) -> DataCatalog:
     catalog_config, parameters = _config()
     for entry in catalog_config.values():

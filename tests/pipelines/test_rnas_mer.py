@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
-from test_data_preparation import TINY_DEMO, _config
+from test_data_preparation import TINY_DEMO, _config, _merge
 
 from expression_nas.pipelines.rnas_mer.pipeline import create_pipeline
 
@@ -23,13 +23,6 @@ TINY_RNAS = {
     "training": {"epochs": 1, "batch_size": 8},
     "profiling": {"latency_repeats": 2},
 }
-
-
-def _merge(base: dict, override: dict) -> dict:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) else value
-    return merged
 
 
 @pytest.fixture(scope="module")

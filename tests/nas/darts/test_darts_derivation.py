@@ -9,13 +9,7 @@ from expression_nas.nas.darts.search_space import DartsSearchConfig, DartsSupern
 OPS = list(PRIMITIVES)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """Tiny convolutions run fastest on one thread; several contend on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def _weights(nodes: int, settings: dict[tuple[int, int], dict[str, float]]) -> np.ndarray:

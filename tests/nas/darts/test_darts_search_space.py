@@ -12,14 +12,7 @@ from expression_nas.nas.darts.operations import PRIMITIVES, cell_edges, plain_co
 from expression_nas.nas.darts.search_space import DartsSearchConfig, DartsSupernet, SearchCell
 from expression_nas.nas.stn import StnConv2d, StnLinear
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """Tiny convolutions run fastest on one thread; several contend on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def _tiny(**overrides) -> DartsSearchConfig:
