@@ -20,13 +20,17 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import resource
-import subprocess
-import sys
 import time
 
 import torch
+from _measure import (
+    peak_memory,
+    print_report,
+    reset_peak_memory,
+    run_isolated,
+    synchronize,
+    training_rate,
+)
 
 from expression_nas.experiments.darts_fer import final_spec
 from expression_nas.models.registry import build_model
@@ -39,11 +43,6 @@ CASES = {
     "darts": {"search": (16, 8), "search_batch": 64, "final": (36, 20), "train_batch": 96},
 }
 STRATEGIES = ("first", "second", "stn")
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def measure(case: str, strategy: str, steps: int, device: str) -> dict:
@@ -63,8 +62,7 @@ def measure(case: str, strategy: str, steps: int, device: str) -> dict:
     batch = settings["search_batch"]
     inputs = torch.rand(batch, 1, 48, 48, device=device)
     targets = torch.randint(0, 7, (batch,), device=device)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
+    reset_peak_memory(device)
     seconds = []
     for _ in range(steps):
         started = time.perf_counter()
@@ -72,43 +70,26 @@ def measure(case: str, strategy: str, steps: int, device: str) -> dict:
         torch.nn.functional.cross_entropy(outer.weight_logits(model, inputs), targets).backward()
         weights.step()
         outer.arch_step(model, (inputs, targets), itertools.repeat((inputs, targets)), 0.025)
-        _sync(device)
+        synchronize(device)
         seconds.append(time.perf_counter() - started)
-    peak_search_mb = (
-        torch.cuda.max_memory_allocated() / 2**20
-        if device == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    )
+    memory = peak_memory(device)
 
     final_channels, final_layers = settings["final"]
     spec = final_spec(model.derive(), {"channels": final_channels, "layers": final_layers}, 7, 1)
-    network = build_model(spec).to(device)
-    optimizer = torch.optim.SGD(network.parameters(), lr=0.025, momentum=0.9)
+    network = build_model(spec)
     train_batch = settings["train_batch"]
-    train_inputs = torch.rand(train_batch, 1, 48, 48, device=device)
-    train_targets = torch.randint(0, 7, (train_batch,), device=device)
-    train_seconds = []
-    for _ in range(steps + 1):
-        started = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(network(train_inputs), train_targets).backward()
-        optimizer.step()
-        _sync(device)
-        train_seconds.append(time.perf_counter() - started)
+    rate = training_rate(network, (train_batch, 1, 48, 48), 7, 0.025, steps, device)
     return {
         "case": case,
         "strategy": strategy,
         "device": device,
         "search_network": {"channels": channels, "layers": layers, "batch": batch},
         "search_step_seconds": [round(s, 2) for s in seconds],
-        "search_peak_memory_mb": round(peak_search_mb),
-        "memory_measure": "torch.cuda.max_memory_allocated"
-        if device == "cuda"
-        else "process max RSS",
+        **memory,
         "final_network": {"channels": final_channels, "layers": final_layers},
         "final_parameters": sum(p.numel() for p in network.parameters()),
         "training_batch": train_batch,
-        "training_images_per_second": round(train_batch / min(train_seconds[1:]), 1),
+        "training_images_per_second": rate,
     }
 
 
@@ -123,20 +104,15 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(*args.child, args.steps, args.device)))
         return
-    results = []
-    for case, strategy in itertools.product(args.cases, args.strategies):
-        command = [sys.executable, __file__, "--child", case, strategy]
-        command += ["--steps", str(args.steps), "--device", args.device]
-        child = subprocess.run(command, capture_output=True, text=True, check=False)
-        if child.returncode == 0:
-            results.append(json.loads(child.stdout.strip().splitlines()[-1]))
-        else:  # e.g. SIGKILL by the out-of-memory killer: report it and go on
-            failure = "killed (out of memory?)" if child.returncode == -9 else child.stderr[-500:]
-            results.append({"case": case, "strategy": strategy, "failed": failure})
-    machine = {"cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-    if args.device == "cuda":
-        machine["gpu"] = torch.cuda.get_device_name()
-    print(json.dumps({"machine": machine, "results": results}, indent=2))
+    results = [
+        run_isolated(
+            __file__,
+            [case, strategy, "--steps", str(args.steps), "--device", args.device],
+            {"case": case, "strategy": strategy},
+        )
+        for case, strategy in itertools.product(args.cases, args.strategies)
+    ]
+    print_report(results, args.device)
 
 
 if __name__ == "__main__":

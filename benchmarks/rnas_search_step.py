@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
-import sys
 import time
 
 import torch
+from _measure import (
+    peak_memory,
+    print_report,
+    reset_peak_memory,
+    run_isolated,
+    synchronize,
+    training_rate,
+)
 
 from expression_nas.models.registry import build_model
 from expression_nas.nas.bilevel import first_order_arch_step
@@ -69,8 +73,7 @@ def measure(case: str, steps: int, device: str) -> dict:
     batch = settings["search_batch"]
     inputs = torch.rand(batch, 1, *settings["clip"], device=device)
     targets = torch.randint(0, 3, (batch,), device=device)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
+    reset_peak_memory(device)
     seconds = []
     for _ in range(steps):
         started = time.perf_counter()
@@ -78,29 +81,14 @@ def measure(case: str, steps: int, device: str) -> dict:
         weights.zero_grad(set_to_none=True)
         torch.nn.functional.cross_entropy(model(inputs), targets).backward()
         weights.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         seconds.append(time.perf_counter() - started)
-    peak_search_mb = (
-        torch.cuda.max_memory_allocated() / 2**20
-        if device == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    )
+    memory = peak_memory(device)
 
-    network = build_model(model.derive()).to(device)
-    optimizer = torch.optim.SGD(network.parameters(), lr=0.007, momentum=0.9)
     train_batch = settings["train_batch"]
-    train_inputs = torch.rand(train_batch, 1, *settings["clip"], device=device)
-    train_targets = torch.randint(0, 3, (train_batch,), device=device)
-    train_seconds = []
-    for _ in range(steps + 1):
-        started = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(network(train_inputs), train_targets).backward()
-        optimizer.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        train_seconds.append(time.perf_counter() - started)
+    rate = training_rate(
+        build_model(model.derive()), (train_batch, 1, *settings["clip"]), 3, 0.007, steps, device
+    )
     return {
         "case": case,
         "device": device,
@@ -110,12 +98,9 @@ def measure(case: str, steps: int, device: str) -> dict:
             k: list(v) if isinstance(v, tuple) else v for k, v in settings["space"].items()
         },
         "search_step_seconds": [round(s, 2) for s in seconds],
-        "search_peak_memory_mb": round(peak_search_mb),
-        "memory_measure": "torch.cuda.max_memory_allocated"
-        if device == "cuda"
-        else "process max RSS",
+        **memory,
         "training_batch": train_batch,
-        "training_clips_per_second": round(train_batch / min(train_seconds[1:]), 1),
+        "training_clips_per_second": rate,
     }
 
 
@@ -129,24 +114,13 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.child, args.steps, args.device)))
         return
-    results = []
-    for case in args.cases:
-        command = [
-            sys.executable,
-            __file__,
-            "--child",
-            case,
-            "--steps",
-            str(args.steps),
-            "--device",
-            args.device,
-        ]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        results.append(json.loads(output.strip().splitlines()[-1]))
-    machine = {"cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-    if args.device == "cuda":
-        machine["gpu"] = torch.cuda.get_device_name()
-    print(json.dumps({"machine": machine, "results": results}, indent=2))
+    results = [
+        run_isolated(
+            __file__, [case, "--steps", str(args.steps), "--device", args.device], {"case": case}
+        )
+        for case in args.cases
+    ]
+    print_report(results, args.device)
 
 
 if __name__ == "__main__":
