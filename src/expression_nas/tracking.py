@@ -72,6 +72,19 @@ def log_figure(figure: Any, artifact_file: str) -> None:
         mlflow.log_figure(figure, artifact_file)
 
 
+def log_search_epoch(epoch: int, metrics: Mapping[str, float], snapshot: Mapping) -> None:
+    """One search epoch: its metrics, the scalars of the architecture snapshot (entries of a
+    nested mapping as ``<key>_<name>``, e.g. ``dropout_cell``) and the snapshot as JSON."""
+    log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
+    scalars = {k: v for k, v in snapshot.items() if isinstance(v, float)}
+    for key, values in snapshot.items():
+        if isinstance(values, Mapping):
+            scalars.update({f"{key}_{name}": value for name, value in values.items()})
+    if scalars:
+        log_metrics(scalars, step=epoch)
+    log_dict(snapshot, f"architecture_weights/epoch_{epoch:03d}.json")
+
+
 def log_torch_model(model: Any, name: str = "model") -> None:
     """Log a torch module with mlflow.pytorch (pickle serialisation, no input example)."""
     if active():

@@ -152,13 +152,6 @@ def run_darts_search(
             }
         )
 
-        def log_epoch(epoch: int, metrics: dict[str, float], snapshot: dict[str, Any]) -> None:
-            tracking.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
-            scalars = {k: v for k, v in snapshot.items() if isinstance(v, float)}
-            scalars.update({f"dropout_{k}": v for k, v in snapshot.get("dropout", {}).items()})
-            tracking.log_metrics(scalars, step=epoch)
-            tracking.log_dict(snapshot, f"architecture_weights/epoch_{epoch:03d}.json")
-
         result = run_search(
             model,
             loader_train,
@@ -167,7 +160,7 @@ def run_darts_search(
             checkpoint,
             key,
             device,
-            log_epoch,
+            tracking.log_search_epoch,
             strategy=search_strategy,
         )
         spec = result.spec

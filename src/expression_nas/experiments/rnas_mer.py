@@ -176,12 +176,15 @@ def search_for_group(
             }
         )
 
-        def log_epoch(epoch: int, metrics: dict[str, float], snapshot: dict[str, Any]) -> None:
-            tracking.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
-            tracking.log_dict(snapshot, f"architecture_weights/epoch_{epoch:03d}.json")
-
         result = run_search(
-            model, loader_train, loader_val, settings, checkpoint, key, device, log_epoch
+            model,
+            loader_train,
+            loader_val,
+            settings,
+            checkpoint,
+            key,
+            device,
+            tracking.log_search_epoch,
         )
         spec = result.spec
         spec["provenance"] = {

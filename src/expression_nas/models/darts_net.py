@@ -27,7 +27,7 @@ from expression_nas.nas.darts.operations import (
     build_operation,
     reduction_layers,
 )
-from expression_nas.nas.spec import is_int, validate_spec
+from expression_nas.nas.spec import is_int, validate_cell, validate_spec
 
 FAMILY = "darts"
 
@@ -58,29 +58,7 @@ def validate_darts_spec(spec: Mapping[str, Any]) -> None:
     if not isinstance(genotype, Mapping) or set(genotype) != {"normal", "reduce"}:
         raise ValueError("spec key 'genotype': expected an object with 'normal' and 'reduce'")
     for cell in ("normal", "reduce"):
-        _validate_cell(genotype[cell], spec["nodes"], f"genotype.{cell}")
-
-
-def _validate_cell(cell: Any, nodes: int, key: str) -> None:
-    if not isinstance(cell, list) or len(cell) != nodes:
-        raise ValueError(f"spec key {key!r}: expected {nodes} nodes, got {cell!r}")
-    for node, entries in enumerate(cell):
-        if not isinstance(entries, list) or not entries:
-            raise ValueError(f"spec key '{key}[{node}]': expected a non-empty list of edges")
-        for entry in entries:
-            valid = (
-                isinstance(entry, list)
-                and len(entry) == 2
-                and entry[0] in PRIMITIVES
-                and entry[0] != "none"
-                and is_int(entry[1], 0)
-                and entry[1] < node + 2
-            )
-            if not valid:
-                raise ValueError(
-                    f"spec key '{key}[{node}]': {entry!r} is not [operation, source] with a "
-                    f"DARTS operation other than 'none' and a source in 0..{node + 1}"
-                )
+        validate_cell(genotype[cell], spec["nodes"], f"genotype.{cell}", PRIMITIVES)
 
 
 class DerivedCell(nn.Module):

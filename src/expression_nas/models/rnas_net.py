@@ -28,7 +28,7 @@ from expression_nas.nas.rnas.operations import (
     level_channels,
     path_error,
 )
-from expression_nas.nas.spec import is_int, validate_spec
+from expression_nas.nas.spec import is_int, validate_cell, validate_spec
 
 FAMILY = "rnas_mer"
 
@@ -53,7 +53,14 @@ def validate_rnas_spec(spec: Mapping[str, Any]) -> None:
         isinstance(dropout, int | float) and not isinstance(dropout, bool) and 0 <= dropout < 1
     ):
         raise ValueError(f"spec key 'dropout': expected a number in [0, 1), got {dropout!r}")
-    _validate_cell(spec.get("cell"), spec["nodes"], spec["use_prev_prev"])
+    validate_cell(
+        spec.get("cell"),
+        spec["nodes"],
+        "cell",
+        OPERATIONS,
+        first_source=0 if spec["use_prev_prev"] else 1,
+        max_edges=2,
+    )
     path = spec.get("path")
     problem = "expected a list" if not isinstance(path, list) else path_error(path, spec["levels"])
     if problem is None and len(path) != spec["layers"]:
@@ -72,29 +79,6 @@ def validate_rnas_spec(spec: Mapping[str, Any]) -> None:
         )
     if "search" in spec and not isinstance(spec["search"], dict):
         raise ValueError("spec key 'search': expected an object")
-
-
-def _validate_cell(cell: Any, nodes: int, use_prev_prev: bool) -> None:
-    if not isinstance(cell, list) or len(cell) != nodes:
-        raise ValueError(f"spec key 'cell': expected a list of {nodes} nodes, got {cell!r}")
-    first = 0 if use_prev_prev else 1
-    for node, edges in enumerate(cell):
-        if not isinstance(edges, list) or not 1 <= len(edges) <= 2:
-            raise ValueError(f"spec key 'cell[{node}]': expected 1 or 2 [op, input] edges")
-        for edge in edges:
-            valid = (
-                isinstance(edge, list)
-                and len(edge) == 2
-                and edge[0] in OPERATIONS
-                and edge[0] != "none"
-                and is_int(edge[1], first)
-                and edge[1] < node + 2
-            )
-            if not valid:
-                raise ValueError(
-                    f"spec key 'cell[{node}]': bad edge {edge!r} (an operation other than "
-                    f"'none' and an input in {first}..{node + 1})"
-                )
 
 
 class DerivedCell(nn.Module):

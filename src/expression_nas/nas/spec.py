@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,48 @@ SPEC_SCHEMA_VERSION = 1
 def is_int(value: Any, minimum: int = 1) -> bool:
     """An int (not a bool) >= ``minimum``: the check every family's validator needs."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def validate_cell(
+    cell: Any,
+    nodes: int,
+    key: str,
+    operations: Collection[str],
+    first_source: int = 0,
+    max_edges: int | None = None,
+) -> None:
+    """Check a cell genotype: ``nodes`` non-empty lists (at most ``max_edges`` long) of
+    [operation, source] edges, the operation one of ``operations`` other than "none", the
+    source in ``first_source``..node+1 (0 and 1 are the cell's inputs, 2.. earlier nodes).
+    ValueError names ``key`` and the node."""
+    if not isinstance(cell, list) or len(cell) != nodes:
+        raise ValueError(f"spec key {key!r}: expected a list of {nodes} nodes, got {cell!r}")
+    for node, edges in enumerate(cell):
+        if (
+            not isinstance(edges, list)
+            or not edges
+            or (max_edges is not None and len(edges) > max_edges)
+        ):
+            most = "" if max_edges is None else f"at most {max_edges} "
+            raise ValueError(
+                f"spec key '{key}[{node}]': expected a non-empty list of {most}"
+                "[operation, source] edges"
+            )
+        for edge in edges:
+            valid = (
+                isinstance(edge, list)
+                and len(edge) == 2
+                and edge[0] in operations
+                and edge[0] != "none"
+                and is_int(edge[1], first_source)
+                and edge[1] < node + 2
+            )
+            if not valid:
+                raise ValueError(
+                    f"spec key '{key}[{node}]': bad edge {edge!r} (expected [operation, source] "
+                    f"with an operation other than 'none' and a source in "
+                    f"{first_source}..{node + 1})"
+                )
 
 
 def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
