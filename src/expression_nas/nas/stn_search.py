@@ -62,12 +62,9 @@ class StnStrategy:
         seed: int = 0,
     ) -> None:
         self.settings = settings
-        device = model.hyper_vector().device
+        hyper = model.hyper_vector()
         self.log_sigma = torch.full(
-            (model.hyper_vector().numel(),),
-            math.log(settings.sigma_init),
-            device=device,
-            requires_grad=True,
+            (hyper.numel(),), math.log(settings.sigma_init), device=hyper.device, requires_grad=True
         )
         # Weight decay (DARTS' on the alphas) would pull dropout logits to 0, i.e. a rate of 0.5.
         dropout = getattr(model, "dropout_logits", None)
