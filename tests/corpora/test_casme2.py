@@ -202,3 +202,19 @@ def test_duplicate_sample(make_casme2, tmp_path):
     root = build(make_casme2, tmp_path, rows=rows)
     with pytest.raises(CorpusError, match="sub01/EP02_01f"):
         load_casme2(root)
+
+
+def test_every_bad_cell_is_listed_in_one_error(make_casme2, tmp_path):
+    rows = good_rows()
+    rows[0][2] = "ten"  # row 2: OnsetFrame not an integer
+    rows[0][6] = "joy"  # row 2: unknown label
+    rows[1][1] = "EP09_09"  # row 3: sample folder missing
+    rows[2][3] = 9  # row 4: apex outside onset..offset
+    with pytest.raises(CorpusError) as error:
+        load_casme2(build(make_casme2, tmp_path, rows=rows))
+    heading, *listed = str(error.value).splitlines()
+    assert SHEET in heading and "4 problems" in heading
+    assert "row 2, column 'Estimated Emotion'" in listed[0] and "'joy'" in listed[0]
+    assert "row 2, column 'OnsetFrame'" in listed[1] and "'ten'" in listed[1]
+    assert "row 3" in listed[2] and "EP09_09" in listed[2]
+    assert "row 4, column 'ApexFrame'" in listed[3] and "apex 9" in listed[3]

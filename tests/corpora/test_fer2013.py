@@ -140,3 +140,32 @@ def test_no_rows(tmp_path):
     write_csv(tmp_path, [])
     with pytest.raises(CorpusError, match="no data rows"):
         load_fer2013(tmp_path)
+
+
+def test_every_bad_line_is_listed_in_one_error(tmp_path):
+    rows = good_rows()
+    rows[0][1] = " ".join(["1"] * 2303)  # line 2: pixel count
+    rows[1][0] = 9  # line 3: emotion
+    rows[2][1] = "300 " + " ".join(["1"] * 2303)  # line 4: pixel above 255
+    rows[2][2] = "Validation"  # line 4: Usage as well
+    with pytest.raises(CorpusError) as error:
+        load_fer2013(write_csv(tmp_path, rows))
+    lines = str(error.value).splitlines()
+    assert "fer2013.csv" in lines[0] and "4 problems" in lines[0]
+    assert [line.split(":")[0].strip(" -") for line in lines[1:]] == [
+        "line 2, column 'pixels'",
+        "line 3, column 'emotion'",
+        "line 4, column 'pixels'",
+        "line 4, column 'Usage'",
+    ]
+    assert "2303 values" in lines[1] and "'9'" in lines[2] and "300" in lines[3]
+
+
+def test_the_list_of_bad_lines_is_capped(tmp_path):
+    rows = [[7, pixels(0), "Training"]] * 25
+    with pytest.raises(CorpusError) as error:
+        load_fer2013(write_csv(tmp_path, rows))
+    lines = str(error.value).splitlines()
+    assert "25 problems" in lines[0]
+    assert len(lines) == 1 + 20 + 1 and "line 21," in lines[20]
+    assert lines[-1].strip() == "... and 5 more"

@@ -174,3 +174,18 @@ def test_non_integer_frame_number(samm_error, column, name):
 def test_non_integer_objective_class(samm_error):
     message = samm_error(0, 11, "II")
     assert "row 15" in message and "Objective Classes" in message
+
+
+def test_every_bad_cell_is_listed_in_one_error(make_samm, make_samm_row, tmp_path):
+    def edit(data):
+        data[0][3] = "12a"  # row 15: Onset Frame not an integer
+        data[2][10] = "Joy"  # row 17: unknown label
+        data[2][5] = 5600  # row 17: offset not among the frames
+
+    with pytest.raises(CorpusError) as error:
+        load_samm(build(make_samm, make_samm_row, tmp_path, edit))
+    heading, *listed = str(error.value).splitlines()
+    assert SHEET in heading and "3 problems" in heading
+    assert "row 15, column 'Onset Frame'" in listed[0] and "'12a'" in listed[0]
+    assert "row 17, column 'Estimated Emotion'" in listed[1] and "'Joy'" in listed[1]
+    assert "row 17, column 'Offset Frame'" in listed[2] and "5600" in listed[2]

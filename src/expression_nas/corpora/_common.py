@@ -2,15 +2,17 @@
 
 Coding sheets are read with openpyxl rather than ``pandas.read_excel`` so that every row keeps
 the number Excel shows for it (pandas drops blank rows and renumbers), which is what error
-messages quote.
+messages quote. The loaders of tabular input (coding sheets, FER2013's csv) collect every bad
+cell or line in ``Problems`` and raise one error listing them all, so that the user can fix
+the file in one pass.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import openpyxl
 import pandas as pd
@@ -19,6 +21,10 @@ from expression_nas.corpora.base import INDEX_COLUMNS, CorpusError
 
 #: Image suffixes accepted for the frames of clip corpora.
 FRAME_SUFFIXES = r"(?:jpe?g|png|bmp|tiff?)"
+#: How many problems one error lists before it only counts the rest ("... and 7 more").
+MAX_LISTED_PROBLEMS = 20
+
+T = TypeVar("T")
 
 
 def corpus_root(root: str | Path, corpus: str) -> Path:
@@ -100,8 +106,52 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def cell_where(path: Path, row: int, column: str) -> str:
-    return f"{path}, row {row}, column '{column}'"
+def cell_where(row: int, column: str) -> str:
+    return f"row {row}, column '{column}'"
+
+
+class Problems:
+    """What is wrong with one input file, raised as one CorpusError by ``raise_if_any``.
+
+    Each entry is ``where: what``, e.g. "row 5, column 'OnsetFrame': expected an integer frame
+    number, got 'ten'"; the error names ``source`` once and lists the entries in the order
+    they were added, up to ``MAX_LISTED_PROBLEMS``.
+    """
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+        self.entries: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def add(self, where: str, what: str) -> None:
+        self.entries.append(f"{where}: {what}")
+
+    def cell(
+        self,
+        cells: Mapping[str, Any],
+        row: int,
+        column: str,
+        parse: Callable[..., T],
+        *args: Any,
+    ) -> T | None:
+        """``parse(cells[column], where, *args)``, or None with its CorpusError recorded."""
+        try:
+            return parse(cells[column], cell_where(row, column), *args)
+        except CorpusError as error:
+            self.entries.append(str(error))
+            return None
+
+    def raise_if_any(self) -> None:
+        if len(self.entries) == 1:
+            raise CorpusError(f"{self.source}, {self.entries[0]}")
+        if self.entries:
+            listed = [f"  - {entry}" for entry in self.entries[:MAX_LISTED_PROBLEMS]]
+            hidden = len(self.entries) - len(listed)
+            more = [f"  ... and {hidden} more"] if hidden else []
+            heading = f"{self.source}: {len(self.entries)} problems"
+            raise CorpusError("\n".join([heading, *listed, *more]))
 
 
 def int_cell(value: Any, where: str, what: str = "an integer frame number") -> int:
@@ -126,11 +176,28 @@ def text_cell(value: Any) -> str:
     return str(value).strip()
 
 
-def label_cell(value: Any, vocabulary: Sequence[str], where: str) -> str:
+def label_cell(value: Any, where: str, vocabulary: Sequence[str]) -> str:
     label = text_cell(value).lower()
     if label not in vocabulary:
         raise CorpusError(f"{where}: unknown label {value!r}, expected one of {list(vocabulary)}")
     return label
+
+
+def sample_folder(
+    images: Path, subject: str | None, cells: Mapping[str, Any], row: int, problems: Problems
+) -> Path | None:
+    """The folder ``images/subject/<Filename cell>`` (see find_sample_dir), or None with the
+    problem recorded; None without a record when the subject cell was already wrong."""
+    filename = text_cell(cells["Filename"])
+    if not filename:
+        problems.add(cell_where(row, "Filename"), "expected a sample folder name")
+        return None
+    if subject is None:
+        return None
+    folder = find_sample_dir(images / subject, filename)
+    if folder is None:
+        problems.add(f"row {row}", f"sample folder {images / subject / filename} is missing")
+    return folder
 
 
 def frame_files(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
@@ -179,6 +246,52 @@ def find_sample_dir(parent: Path, name: str) -> Path | None:
 
 def clip_paths(frames: Mapping[int, Path], onset: int, offset: int) -> list[str]:
     return [str(path) for number, path in frames.items() if onset <= number <= offset]
+
+
+def checked_apex(
+    apex: int | None,
+    imputed: bool,
+    frames: Mapping[int, Path],
+    onset: int,
+    offset: int,
+    where: str,
+    problems: Problems,
+) -> int | None:
+    """The apex frame: the middle frame when the sheet has none (``imputed``), else the coded
+    one, which must lie within onset..offset (a problem is recorded when it does not)."""
+    if imputed:
+        return middle_frame(frames, onset, offset)
+    if apex is not None and not onset <= apex <= offset:
+        problems.add(where, f"apex {apex} lies outside onset..offset ({onset}..{offset})")
+    return apex
+
+
+def clip_sample(
+    dataset: str,
+    subject: str,
+    folder: Path,
+    label: str,
+    frames: Mapping[int, Path],
+    onset: int,
+    apex: int,
+    offset: int,
+    **flags_and_extra: Any,
+) -> dict[str, Any]:
+    """The index row of the clip ``folder`` (its ``frames`` from onset to offset);
+    ``flags_and_extra`` gives apex_imputed, offset_repaired and any extra columns."""
+    paths = clip_paths(frames, onset, offset)
+    return {
+        "dataset": dataset,
+        "subject": subject,
+        "sample_id": f"{subject}/{folder.name}",
+        "label": label,
+        "onset": onset,
+        "apex": apex,
+        "offset": offset,
+        "n_frames_raw": len(paths),
+        "frames": paths,
+        **flags_and_extra,
+    }
 
 
 def middle_frame(frames: Iterable[int], onset: int, offset: int) -> int:

@@ -19,7 +19,7 @@ Known errata of the released coding sheet, repaired here and flagged in the inde
   case-insensitively and the sample_id uses the folder name on disk.
 
 Any other frame number that is not among the sample's frame files (onset, offset) or lies
-outside onset..offset (apex) is an error.
+outside onset..offset (apex) is an error; one CorpusError lists every bad cell of the sheet.
 """
 
 from __future__ import annotations
@@ -32,19 +32,20 @@ import pandas as pd
 
 from expression_nas.corpora._common import (
     FRAME_SUFFIXES,
+    Problems,
     cell_where,
     check_unique,
-    clip_paths,
+    checked_apex,
+    clip_sample,
     corpus_root,
-    find_sample_dir,
     frame_files,
     index_table,
     int_cell,
     is_blank,
     label_cell,
-    middle_frame,
     read_sheet,
     require_dir,
+    sample_folder,
     text_cell,
 )
 from expression_nas.corpora.base import CorpusError
@@ -93,7 +94,10 @@ def _subject_folder(value: object, where: str) -> str:
 
 
 def load_casme2(root: str | Path, variant: str = "raw") -> pd.DataFrame:
-    """Raw index of CASME II (see ``base.INDEX_COLUMNS``), plus ``action_units``."""
+    """Raw index of CASME II (see ``base.INDEX_COLUMNS``), plus ``action_units``.
+
+    Every bad cell of the coding sheet is reported in one CorpusError (see ``Problems``).
+    """
     if variant not in VARIANTS:
         raise CorpusError(f"unknown CASME II variant {variant!r}, expected one of {list(VARIANTS)}")
     root_path = corpus_root(root, "CASME II")
@@ -101,92 +105,83 @@ def load_casme2(root: str | Path, variant: str = "raw") -> pd.DataFrame:
     folder_name, pattern = VARIANTS[variant]
     images = require_dir(root_path / folder_name, f"CASME II {variant} image")
 
-    samples = []
-    for row, cells in read_sheet(sheet, COLUMNS):
-        subject = _subject_folder(cells["Subject"], cell_where(sheet, row, "Subject"))
-        filename = text_cell(cells["Filename"])
-        if not filename:
-            raise CorpusError(
-                f"{cell_where(sheet, row, 'Filename')}: expected a sample folder name"
-            )
-        folder = find_sample_dir(images / subject, filename)
-        if folder is None:
-            raise CorpusError(
-                f"{sheet}, row {row}: sample folder {images / subject / filename} is missing"
-            )
-        label = label_cell(
-            cells["Estimated Emotion"], VOCABULARY, cell_where(sheet, row, "Estimated Emotion")
-        )
-        frames = frame_files(folder, pattern)
-        if not frames:
-            raise CorpusError(f"{folder}: no frame files matching {pattern.pattern}")
-        sample_id = f"{subject}/{folder.name}"
-
-        onset = int_cell(cells["OnsetFrame"], cell_where(sheet, row, "OnsetFrame"))
-        if onset not in frames:
-            raise CorpusError(
-                f"{cell_where(sheet, row, 'OnsetFrame')}: onset {onset} is not among the frames "
-                f"of {folder} ({min(frames)}..{max(frames)})"
-            )
-        offset = int_cell(cells["OffsetFrame"], cell_where(sheet, row, "OffsetFrame"))
-        offset_repaired = offset == 0 or offset < onset
-        if offset_repaired:
-            repaired = max(frames)
-            logger.warning(
-                "%s, row %d (%s): OffsetFrame %d repaired to the last frame %d",
-                sheet.name,
-                row,
-                sample_id,
-                offset,
-                repaired,
-            )
-            offset = repaired
-        elif offset not in frames:
-            raise CorpusError(
-                f"{cell_where(sheet, row, 'OffsetFrame')}: offset {offset} is not among the "
-                f"frames of {folder} ({min(frames)}..{max(frames)})"
-            )
-
-        apex_cell = cells["ApexFrame"]
-        apex_imputed = is_blank(apex_cell) or text_cell(apex_cell) in MISSING_APEX
-        if apex_imputed:
-            apex = middle_frame(frames, onset, offset)
-            logger.warning(
-                "%s, row %d (%s): ApexFrame %r imputed as the middle frame %d",
-                sheet.name,
-                row,
-                sample_id,
-                apex_cell,
-                apex,
-            )
-        else:
-            apex = int_cell(apex_cell, cell_where(sheet, row, "ApexFrame"))
-            if not onset <= apex <= offset:
-                raise CorpusError(
-                    f"{cell_where(sheet, row, 'ApexFrame')}: apex {apex} lies outside "
-                    f"onset..offset ({onset}..{offset})"
-                )
-
-        paths = clip_paths(frames, onset, offset)
-        samples.append(
-            {
-                "dataset": "casme2",
-                "subject": subject,
-                "sample_id": sample_id,
-                "label": label,
-                "onset": onset,
-                "apex": apex,
-                "offset": offset,
-                "n_frames_raw": len(paths),
-                "frames": paths,
-                "apex_imputed": apex_imputed,
-                "offset_repaired": offset_repaired,
-                "action_units": text_cell(cells["Action Units"]),
-            }
-        )
+    problems = Problems(sheet)
+    rows = [
+        _sample(sheet, row, cells, images, pattern, problems)
+        for row, cells in read_sheet(sheet, COLUMNS)
+    ]
+    problems.raise_if_any()
+    samples = [sample for sample in rows if sample is not None]
     check_unique((sample["sample_id"] for sample in samples), sheet)
     table = index_table(samples, extra=("action_units",))
     logger.info(
         "CASME II (%s): %d samples from %d subjects", variant, len(table), table.subject.nunique()
     )
     return table
+
+
+def _sample(
+    sheet: Path,
+    row: int,
+    cells: dict,
+    images: Path,
+    pattern: re.Pattern[str],
+    problems: Problems,
+) -> dict | None:
+    """One coding-sheet row as an index row, or None when one of its cells is wrong (recorded
+    in ``problems``)."""
+    known = len(problems)
+    subject = problems.cell(cells, row, "Subject", _subject_folder)
+    folder = sample_folder(images, subject, cells, row, problems)
+    label = problems.cell(cells, row, "Estimated Emotion", label_cell, VOCABULARY)
+    onset = problems.cell(cells, row, "OnsetFrame", int_cell)
+    offset = problems.cell(cells, row, "OffsetFrame", int_cell)
+    apex_cell = cells["ApexFrame"]
+    apex_imputed = is_blank(apex_cell) or text_cell(apex_cell) in MISSING_APEX
+    apex = None if apex_imputed else problems.cell(cells, row, "ApexFrame", int_cell)
+    if folder is None or onset is None or offset is None:
+        return None  # nothing to check the frame numbers against
+
+    frames = frame_files(folder, pattern)
+    if not frames:
+        raise CorpusError(f"{folder}: no frame files matching {pattern.pattern}")
+    span = f"{folder} ({min(frames)}..{max(frames)})"
+    if onset not in frames:
+        problems.add(
+            cell_where(row, "OnsetFrame"), f"onset {onset} is not among the frames of {span}"
+        )
+    recorded_offset = offset
+    offset_repaired = offset == 0 or offset < onset
+    if offset_repaired:
+        offset = max(frames)
+    elif offset not in frames:
+        problems.add(
+            cell_where(row, "OffsetFrame"), f"offset {offset} is not among the frames of {span}"
+        )
+    apex = checked_apex(
+        apex, apex_imputed, frames, onset, offset, cell_where(row, "ApexFrame"), problems
+    )
+    if len(problems) > known:
+        return None
+
+    sample = clip_sample(
+        "casme2",
+        subject,
+        folder,
+        label,
+        frames,
+        onset,
+        apex,
+        offset,
+        apex_imputed=apex_imputed,
+        offset_repaired=offset_repaired,
+        action_units=text_cell(cells["Action Units"]),
+    )
+    where = f"{sheet.name}, row {row} ({sample['sample_id']})"
+    if offset_repaired:
+        logger.warning(
+            "%s: OffsetFrame %d repaired to the last frame %d", where, recorded_offset, offset
+        )
+    if apex_imputed:
+        logger.warning("%s: ApexFrame %r imputed as the middle frame %d", where, apex_cell, apex)
+    return sample

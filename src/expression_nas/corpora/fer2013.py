@@ -7,7 +7,8 @@ CSV line number (the header is line 1).
 
 The pixel strings are validated on their bytes with numpy, a few hundred rows at a time,
 because splitting 35,887 x 2,304 values into Python objects takes many seconds; only a chunk
-that fails the fast check is re-checked row by row to name the faulty line.
+that fails the fast check is re-checked row by row to name the faulty lines. One CorpusError
+lists every bad line (emotion, pixels and Usage), up to ``MAX_LISTED_PROBLEMS``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from expression_nas.corpora._common import corpus_root, resolve_columns
+from expression_nas.corpora._common import Problems, corpus_root, resolve_columns
 from expression_nas.corpora.base import CorpusError
 
 logger = logging.getLogger(__name__)
@@ -38,19 +39,19 @@ def _line(row: int) -> int:
     return row + 2
 
 
-def validate_pixels(pixels: list[str], path: Path, first_row: int = 0) -> None:
-    """Check that each string holds exactly 2304 integers 0..255 separated by spaces."""
+def pixel_problems(pixels: list[str]) -> list[tuple[int, str]]:
+    """(row, what is wrong) for each string that does not hold exactly 2304 integers 0..255
+    separated by spaces."""
+    problems = []
     for start in range(0, len(pixels), _CHUNK_ROWS):
         chunk = pixels[start : start + _CHUNK_ROWS]
         if _canonical(chunk):
             continue
-        for offset, value in enumerate(chunk):  # slow, exact path: find the row and the fault
+        for offset, value in enumerate(chunk):  # slow, exact path: find the rows and the faults
             problem = _pixel_problem(value)
             if problem is not None:
-                raise CorpusError(
-                    f"{path}, line {_line(first_row + start + offset)}, column 'pixels': "
-                    f"expected {N_PIXELS} integers 0..255 separated by spaces, {problem}"
-                )
+                problems.append((start + offset, problem))
+    return problems
 
 
 def _canonical(chunk: list[str]) -> bool:
@@ -113,24 +114,24 @@ def load_fer2013(root: str | Path) -> pd.DataFrame:
     if raw.empty:
         raise CorpusError(f"{path}: no data rows")
 
-    codes = emotion.str.strip()
-    labels = codes.map({str(code): label for code, label in enumerate(VOCABULARY)})
-    unknown = np.flatnonzero(labels.isna().to_numpy())
-    if unknown.size:
-        row = int(unknown[0])
-        raise CorpusError(
-            f"{path}, line {_line(row)}, column 'emotion': expected an integer 0..6, "
-            f"got {emotion.iloc[row]!r}"
-        )
+    labels = emotion.str.strip().map({str(code): label for code, label in enumerate(VOCABULARY)})
     usage = usage.str.strip()
-    wrong_usage = np.flatnonzero(~usage.isin(USAGES).to_numpy())
-    if wrong_usage.size:
-        row = int(wrong_usage[0])
-        raise CorpusError(
-            f"{path}, line {_line(row)}, column 'Usage': expected one of {list(USAGES)}, "
-            f"got {usage.iloc[row]!r}"
-        )
-    validate_pixels(pixels.tolist(), path)
+    found = [  # (row, column position, column, what is wrong)
+        (row, 0, "emotion", f"expected an integer 0..6, got {emotion.iloc[row]!r}")
+        for row in np.flatnonzero(labels.isna().to_numpy())
+    ]
+    found += [
+        (row, 1, "pixels", f"expected {N_PIXELS} integers 0..255 separated by spaces, {problem}")
+        for row, problem in pixel_problems(pixels.tolist())
+    ]
+    found += [
+        (row, 2, "Usage", f"expected one of {list(USAGES)}, got {usage.iloc[row]!r}")
+        for row in np.flatnonzero(~usage.isin(USAGES).to_numpy())
+    ]
+    problems = Problems(path)
+    for row, _, column, what in sorted(found):
+        problems.add(f"line {_line(row)}, column '{column}'", what)
+    problems.raise_if_any()
 
     n = len(raw)
     table = pd.DataFrame(
