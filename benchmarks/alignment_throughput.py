@@ -39,7 +39,7 @@ def main() -> None:
         for kind in args.corpora:
             corpus_root = generate_demo_corpus(kind, root / kind)
             index = load_corpus(kind, root=corpus_root)
-            clips += [read_sample(row) for row in index.to_dict("records")]
+            clips += [read_sample(row).stacked() for row in index.to_dict("records")]
         read_seconds = time.perf_counter() - started
         n_frames = sum(len(clip) for clip in clips)
 

@@ -52,7 +52,7 @@ def test_happy_path(tmp_path):
     assert (table[["onset", "apex", "offset"]] == 0).all().all()
     assert (table["n_frames_raw"] == 1).all()
     assert table["pixels"].tolist() == [row[1] for row in rows]
-    image = read_sample(table.iloc[1].to_dict())
+    image = read_sample(table.iloc[1].to_dict()).stacked()
     assert image.shape == (1, 48, 48, 3)
     assert image[0, 0, :3, 0].tolist() == [0, 255, 9]
 
@@ -66,7 +66,7 @@ def test_doubled_spaces_are_accepted(tmp_path):
     rows = good_rows()
     rows[2][1] = "  " + rows[2][1].replace(" ", "  ", 5) + " "
     table = load_fer2013(write_csv(tmp_path, rows))
-    assert read_sample(table.iloc[2].to_dict())[0, 0, :3, 0].tolist() == [0, 255, 9]
+    assert read_sample(table.iloc[2].to_dict()).stacked()[0, 0, :3, 0].tolist() == [0, 255, 9]
 
 
 def test_missing_root(tmp_path):

@@ -14,6 +14,8 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
+from expression_nas.corpora.casme2 import load_casme2
+from expression_nas.demo import generate_demo_corpus
 from expression_nas.pipelines.data_preparation.pipeline import corpus_pipeline
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -102,6 +104,29 @@ def test_mer_corpus_end_to_end(tmp_path):
     assert (
         augmented["subject"] == samples["subject"].iloc[augmented["source_row"]].to_numpy()
     ).all()
+
+
+def test_a_corrupt_frame_is_repaired_and_reported(tmp_path):
+    corrupt = {}
+
+    def corrupt_one_frame(settings):
+        corpus = settings["corpora"]["demo_casme2"]
+        # generated here with the tiny settings; without `demo` the run reads it as it is
+        root = generate_demo_corpus("casme2", corpus["root"], **corpus.pop("demo"))
+        sample = load_casme2(root).iloc[0]
+        corrupt.update(sample_id=sample["sample_id"], file=sample["frames"][2])
+        Path(corrupt["file"]).write_bytes(b"not a jpeg")
+
+    _run("demo_casme2", tmp_path, corrupt_one_frame)
+    samples = pd.read_parquet(tmp_path / "data/03_primary/demo_casme2/samples.parquet")
+    report = json.loads(
+        (tmp_path / "data/08_reporting/demo_casme2/alignment_report.json").read_text()
+    )
+    assert report["samples_dropped"] == 0 and report["frames_unreadable"] == 1
+    [listed] = report["unreadable_files"]
+    assert listed["sample_id"] == corrupt["sample_id"] and listed["file"] == corrupt["file"]
+    unreadable = samples.set_index("sample_id")["frames_unreadable"]
+    assert unreadable[corrupt["sample_id"]] == 1 and unreadable.sum() == 1
 
 
 def test_composite_maps_three_sources_to_three_classes(tmp_path):

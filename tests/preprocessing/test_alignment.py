@@ -9,6 +9,7 @@ from expression_nas.preprocessing.alignment import (
     align_clip,
     detect_faces,
     eye_angle_degrees,
+    select_face,
     similarity_to_template,
     warp_frames,
 )
@@ -47,13 +48,13 @@ def test_batched_warp_equals_frame_by_frame():
 
 def test_aligned_real_face_has_level_eyes_and_is_centred(tilted_face):
     config = AlignmentConfig(size=160, grayscale=False)
-    assert abs(eye_angle_degrees(detect_faces(tilted_face[None], config)[0][1])) > 5
+    assert abs(eye_angle_degrees(detect_faces(tilted_face[None], config)[0].landmarks)) > 5
     aligned = align_clip(np.stack([tilted_face] * 3), config)
     assert aligned.face_found and aligned.frames.shape == (3, 160, 160, 3)
     assert abs(aligned.eye_angle_deg) > 5  # the roll it removed
     redetected = detect_faces(aligned.frames[:1], config)[0]
-    assert redetected is not None
-    _, landmarks = redetected
+    assert redetected is not None and redetected.faces == 1
+    landmarks = redetected.landmarks
     assert abs(eye_angle_degrees(landmarks)) < 2.0
     face_centre = landmarks[[0, 1, 3, 4]].mean(axis=0)
     assert abs(face_centre[0] - 80) < 8 and abs(face_centre[1] - 100) < 16
@@ -81,6 +82,28 @@ def test_per_frame_detection_repairs_or_drops_frames_without_face(tilted_face):
     assert dropped.kept_frame_indices == [0, 2]
 
 
-def test_bad_settings_are_rejected_with_the_key_named():
-    with pytest.raises(ValueError, match=r"alignment\.detect"):
-        AlignmentConfig(detect="sometimes")
+def test_select_face_takes_the_largest_or_the_most_central_box():
+    boxes = np.array(
+        [
+            [10.0, 10.0, 60.0, 70.0],  # large, near the top left corner
+            [90.0, 80.0, 110.0, 105.0],  # small, its centre (100, 92.5) near the image's
+            [150.0, 20.0, 190.0, 80.0],  # medium
+        ]
+    )
+    assert select_face(boxes, (180, 200), "largest") == 0
+    assert select_face(boxes, (180, 200), "central") == 1
+    assert select_face(boxes[[1, 1]], (180, 200), "largest") == 0  # ties: the first
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("detect", "sometimes"),
+        ("missing_face", "ignore"),
+        ("unreadable_frame", "skip"),
+        ("multiple_faces", "first"),
+    ],
+)
+def test_bad_settings_are_rejected_with_the_key_named(key, value):
+    with pytest.raises(ValueError, match=rf"alignment\.{key} must be one of .*got '{value}'"):
+        AlignmentConfig(**{key: value})

@@ -2,12 +2,16 @@
 
 A loader turns one corpus on disk into a *raw index*: a pandas DataFrame with one row per
 sample and the columns of ``INDEX_COLUMNS``. Nothing is decoded at this stage except what a
-loader needs to validate its input; pixels are read later, clip by clip, by ``read_frames``.
+loader needs to validate its input; pixels are read later, clip by clip, by ``read_sample``,
+which reports the frames it cannot use instead of failing (the preparation applies its policy
+for unreadable frames, see ``preprocessing.alignment``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,30 +50,69 @@ class CorpusError(ValueError):
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read one frame as an RGB uint8 array [H, W, 3] (grayscale sources are replicated)."""
+    image, problem = _decode(path)
+    if image is None:
+        raise CorpusError(f"{path}: {problem}")
+    return image
+
+
+def _decode(path: str | Path) -> tuple[np.ndarray | None, str]:
+    """(RGB uint8 [H, W, 3], "") or (None, why the file cannot be read)."""
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except FileNotFoundError as error:
-        raise CorpusError(f"{path}: frame file is missing") from error
+            return np.asarray(image.convert("RGB"), dtype=np.uint8), ""
+    except FileNotFoundError:
+        return None, "frame file is missing"
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise CorpusError(f"{path}: unreadable image ({error})") from error
+        return None, f"unreadable image ({error})"
 
 
-def read_frames(frames: Sequence[str]) -> np.ndarray:
-    """Read a clip's frames as an RGB uint8 array [T, H, W, 3]."""
-    images = [read_image(path) for path in frames]
-    shapes = {image.shape for image in images}
-    if len(shapes) > 1:
-        raise CorpusError(
-            f"{Path(frames[0]).parent}: frames of one clip differ in size {sorted(shapes)}"
-        )
-    return np.stack(images)
+@dataclass
+class SampleFrames:
+    """A sample's frames as read: ``images[i]`` is RGB uint8 [H, W, 3], or None where
+    ``unreadable[i]`` gives (file, why) for a frame that could not be used."""
+
+    images: list[np.ndarray | None]
+    unreadable: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def stacked(self) -> np.ndarray:
+        """All frames as [T, H, W, 3]; CorpusError naming the first unusable file."""
+        if self.unreadable:
+            path, problem = self.unreadable[min(self.unreadable)]
+            raise CorpusError(f"{path}: {problem}")
+        return np.stack(self.images)
 
 
-def read_sample(row: dict) -> np.ndarray:
-    """Read one index row's pixels as RGB uint8 [T, H, W, 3] (T = 1 for stills)."""
+def read_frames(frames: Sequence[str]) -> SampleFrames:
+    """Read a clip's frames, going on past the ones that cannot be used.
+
+    A frame cannot be used when its file is missing or cannot be decoded, or when its size
+    differs from the clip's most common frame size (on a tie, the size met first).
+    """
+    images, unreadable = [], {}
+    for position, path in enumerate(frames):
+        image, problem = _decode(path)
+        images.append(image)
+        if image is None:
+            unreadable[position] = (str(path), problem)
+    sizes = Counter(image.shape[:2] for image in images if image is not None)
+    clip_size = sizes.most_common(1)[0][0] if sizes else None
+    for position, image in enumerate(images):
+        if image is not None and image.shape[:2] != clip_size:
+            sizes_seen = f"{_width_height(image.shape)}, most frames are {_width_height(clip_size)}"
+            unreadable[position] = (str(frames[position]), f"frame size {sizes_seen}")
+            images[position] = None
+    return SampleFrames(images, dict(sorted(unreadable.items())))
+
+
+def _width_height(shape: tuple[int, ...]) -> str:
+    return f"{shape[1]}x{shape[0]}"
+
+
+def read_sample(row: dict) -> SampleFrames:
+    """Read one index row's frames (one for stills; FER2013's pixels are always readable)."""
     pixels = row.get("pixels")
     if isinstance(pixels, str):
         gray = np.asarray(pixels.split(), dtype=np.uint8).reshape(48, 48)
-        return np.repeat(gray[None, :, :, None], 3, axis=-1)
+        return SampleFrames([np.repeat(gray[:, :, None], 3, axis=-1)])
     return read_frames(row["frames"])

@@ -1,4 +1,4 @@
-"""Face alignment with facenet-pytorch's MTCNN.
+"""Face alignment with facenet-pytorch's MTCNN, and the policies of the preparation.
 
 Per clip, MTCNN runs once on a reference frame (the onset, falling back to its neighbours when
 no face is found there). The five detected landmarks give a similarity transform that puts the
@@ -7,13 +7,27 @@ to every frame of the clip in one batched ``grid_sample`` call, so the face does
 frame to frame. ``detect="per_frame"`` runs the detector on every frame instead (slower; kept for
 comparison and for corpora with large head motion).
 
-Policy for frames and clips without a face (counted in the quality report, never silent):
+The preparation's policies, each counted in the quality report and the sample table
+(``preprocessing.corpus``); none stops the run except ``unreadable_frame="error"``:
 
-- per clip: if none of the frames within ``max_reference_shift`` of the onset has a face with
-  score >= ``min_score``, the clip is dropped (reason ``no_face_near_onset``).
-- per frame: a frame without a face takes the transform of the nearest frame that has one
-  (``missing_face="repair"``) or is removed from the clip (``missing_face="drop"``); a clip with
-  no face at all is dropped (reason ``no_face_in_clip``).
+- **No face** (``missing_face``). Per clip: if none of the frames within
+  ``max_reference_shift`` of the onset has a face with score >= ``min_score``, the clip is
+  dropped (reason ``no_face_near_onset``). Per frame: a frame without a face takes the
+  transform of the nearest frame that has one (``missing_face="repair"``) or is removed from the
+  clip (``missing_face="drop"``); a clip with no face at all is dropped (``no_face_in_clip``).
+- **Several faces** (``multiple_faces``) on the reference frame or a still: only faces with
+  score >= ``min_score`` count; the one aligned is the largest box (``"largest"``, the default)
+  or the box whose centre is nearest the image centre (``"central"``). The number found is the
+  sample's ``faces_detected``; the report counts ``samples_multiple_faces``.
+- **Unreadable frames** (``unreadable_frame``, applied as samples are read): a frame whose file
+  is missing (removed after indexing) or cannot be decoded is unreadable, and so is a frame
+  whose size differs from the clip's most common frame size. Inside a clip, an unreadable frame
+  is replaced by its nearest readable frame (``"repair"``, the default; the earlier one on a tie)
+  or the whole clip is dropped (``"drop_clip"``, reason ``unreadable_clip``); a clip with no
+  readable frame is dropped alike, and an unreadable still (a one-frame sample: JAFFE, CK+) is
+  dropped (``unreadable_image``). ``"error"`` stops the preparation with a CorpusError naming
+  the file. Each unreadable file is listed in the report (``unreadable_files``: sample_id,
+  file, reason) and counted (``frames_unreadable``, also a column of the sample table).
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -43,9 +58,18 @@ CANONICAL_LANDMARKS = np.array(
 )
 
 
+#: Settings with a fixed set of values, and those values.
+CHOICES = {
+    "detect": ("per_clip", "per_frame"),
+    "missing_face": ("repair", "drop"),
+    "unreadable_frame": ("repair", "drop_clip", "error"),
+    "multiple_faces": ("largest", "central"),
+}
+
+
 @dataclass(frozen=True)
 class AlignmentConfig:
-    """Settings of the aligner.
+    """Settings of the aligner (the policies are stated in this module's docstring).
 
     size: output side in pixels (80 for MER, 48 for FER).
     face_scale: how much of the crop the canonical landmarks span (1.0 as in the template;
@@ -60,16 +84,23 @@ class AlignmentConfig:
     min_score: float = 0.9
     face_scale: float = 0.85
     min_face_size: int = 20
+    unreadable_frame: str = "repair"  # or "drop_clip" or "error"
+    multiple_faces: str = "largest"  # or "central"
 
     def __post_init__(self) -> None:
-        if self.detect not in {"per_clip", "per_frame"}:
-            raise ValueError(
-                f"alignment.detect must be 'per_clip' or 'per_frame', got {self.detect!r}"
-            )
-        if self.missing_face not in {"repair", "drop"}:
-            raise ValueError(
-                f"alignment.missing_face must be 'repair' or 'drop', got {self.missing_face!r}"
-            )
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                expected = ", ".join(repr(choice) for choice in allowed)
+                raise ValueError(f"alignment.{name} must be one of {expected}; got {value!r}")
+
+
+class Face(NamedTuple):
+    """The face chosen in one frame (see ``select_face``)."""
+
+    score: float
+    landmarks: np.ndarray  # [5, 2]: eyes, nose tip, mouth corners; x, y in pixels
+    faces: int  # faces with score >= min_score in the frame, this one included
 
 
 @dataclass
@@ -85,6 +116,25 @@ class AlignedClip:
     frames_dropped: int = 0
     drop_reason: str = ""
     kept_frame_indices: list[int] = field(default_factory=list)
+    faces_detected: int = 0  # on the reference frame (per-frame detection: the most on a frame)
+    unreadable_files: list[dict[str, str]] = field(default_factory=list)  # {file, reason}
+
+    @property
+    def frames_unreadable(self) -> int:
+        return len(self.unreadable_files)
+
+    @classmethod
+    def dropped(cls, reason: str, **seen: Any) -> AlignedClip:
+        """A clip left out of the prepared data, and why (``drop_reason``)."""
+        return cls(
+            frames=None,
+            face_found=False,
+            detector_score=float("nan"),
+            reference_shift=-1,
+            eye_angle_deg=float("nan"),
+            drop_reason=reason,
+            **seen,
+        )
 
 
 @cache
@@ -92,23 +142,37 @@ def _detector(min_face_size: int):
     return MTCNN(device="cpu", min_face_size=min_face_size, select_largest=True, post_process=False)
 
 
-def detect_faces(
-    frames: np.ndarray, config: AlignmentConfig
-) -> list[tuple[float, np.ndarray] | None]:
-    """Run MTCNN on RGB frames [N, H, W, 3]; per frame (score, landmarks [5, 2]) or None."""
+def detect_faces(frames: np.ndarray, config: AlignmentConfig) -> list[Face | None]:
+    """Run MTCNN on RGB frames [N, H, W, 3]; per frame the face chosen among those with score
+    >= ``min_score`` by ``config.multiple_faces``, or None when there is none."""
     detector = _detector(config.min_face_size)
-    _, probs, points = detector.detect(list(frames), landmarks=True)
-    results: list[tuple[float, np.ndarray] | None] = []
-    for prob, point in zip(probs, points, strict=True):
-        if point is None or prob is None:
+    boxes, probs, points = detector.detect(list(frames), landmarks=True)
+    results: list[Face | None] = []
+    for frame, box, prob, point in zip(frames, boxes, probs, points, strict=True):
+        if box is None:
             results.append(None)
             continue
-        score = float(np.asarray(prob, dtype=object).astype(float).ravel()[0])
-        if score < config.min_score:
+        scores = np.asarray(prob, dtype=float).ravel()
+        confident = np.flatnonzero(scores >= config.min_score)
+        if not confident.size:
             results.append(None)
             continue
-        results.append((score, np.asarray(point, dtype=object).astype(float).reshape(-1, 5, 2)[0]))
+        candidates = np.asarray(box, dtype=float).reshape(-1, 4)[confident]
+        chosen = confident[select_face(candidates, frame.shape[:2], config.multiple_faces)]
+        landmarks = np.asarray(point, dtype=float).reshape(-1, 5, 2)[chosen]
+        results.append(Face(float(scores[chosen]), landmarks, int(confident.size)))
     return results
+
+
+def select_face(boxes: np.ndarray, image_shape: tuple[int, int], policy: str) -> int:
+    """Index of the face to align among ``boxes`` [K, 4] (x1, y1, x2, y2): the largest box
+    (``"largest"``) or the box whose centre is nearest the image centre (``"central"``);
+    ties go to the first box."""
+    if policy == "largest":
+        return int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
+    height, width = image_shape
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    return int(np.argmin(np.hypot(centres[:, 0] - width / 2, centres[:, 1] - height / 2)))
 
 
 def similarity_to_template(landmarks: np.ndarray, size: int, face_scale: float) -> np.ndarray:
@@ -183,58 +247,45 @@ def align_clip(frames: np.ndarray, config: AlignmentConfig) -> AlignedClip:
     if config.detect == "per_frame":
         return _align_per_frame(frames, config)
     for shift in _reference_order(len(frames), config.max_reference_shift):
-        detection = detect_faces(frames[shift : shift + 1], config)[0]
-        if detection is None:
+        face = detect_faces(frames[shift : shift + 1], config)[0]
+        if face is None:
             continue
-        score, landmarks = detection
-        transform = similarity_to_template(landmarks, config.size, config.face_scale)
+        transform = similarity_to_template(face.landmarks, config.size, config.face_scale)
         return AlignedClip(
             frames=_finish(warp_frames(frames, transform, config.size), config),
             face_found=True,
-            detector_score=score,
+            detector_score=face.score,
             reference_shift=shift,
-            eye_angle_deg=eye_angle_degrees(landmarks),
+            eye_angle_deg=eye_angle_degrees(face.landmarks),
             kept_frame_indices=list(range(len(frames))),
+            faces_detected=face.faces,
         )
-    return AlignedClip(
-        frames=None,
-        face_found=False,
-        detector_score=float("nan"),
-        reference_shift=-1,
-        eye_angle_deg=float("nan"),
-        drop_reason="no_face_near_onset",
-    )
+    return AlignedClip.dropped("no_face_near_onset")
 
 
 def _align_per_frame(frames: np.ndarray, config: AlignmentConfig) -> AlignedClip:
-    detections = detect_faces(frames, config)
-    found = [i for i, detection in enumerate(detections) if detection is not None]
+    faces = detect_faces(frames, config)
+    found = [i for i, face in enumerate(faces) if face is not None]
     if not found:
-        return AlignedClip(
-            frames=None,
-            face_found=False,
-            detector_score=float("nan"),
-            reference_shift=-1,
-            eye_angle_deg=float("nan"),
-            drop_reason="no_face_in_clip",
-        )
+        return AlignedClip.dropped("no_face_in_clip")
     found_array = np.array(found)
     kept = found if config.missing_face == "drop" else list(range(len(frames)))
     transforms = []
     for index in kept:
         nearest = int(found_array[np.abs(found_array - index).argmin()])
-        _, landmarks = detections[nearest]
+        landmarks = faces[nearest].landmarks
         transforms.append(similarity_to_template(landmarks, config.size, config.face_scale))
-    _, first_landmarks = detections[found[0]]
+    first = faces[found[0]]
     return AlignedClip(
         frames=_finish(warp_frames(frames[kept], np.stack(transforms), config.size), config),
         face_found=True,
-        detector_score=float(np.mean([detections[i][0] for i in found])),
+        detector_score=float(np.mean([faces[i].score for i in found])),
         reference_shift=found[0],
-        eye_angle_deg=eye_angle_degrees(first_landmarks),
+        eye_angle_deg=eye_angle_degrees(first.landmarks),
         frames_repaired=len(frames) - len(found) if config.missing_face == "repair" else 0,
         frames_dropped=len(frames) - len(found) if config.missing_face == "drop" else 0,
         kept_frame_indices=kept,
+        faces_detected=max(faces[i].faces for i in found),
     )
 
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from expression_nas.corpora.base import read_sample
+from expression_nas.corpora.base import SampleFrames, read_sample
 from expression_nas.preprocessing.alignment import (
     AlignedClip,
     AlignmentConfig,
@@ -36,6 +36,8 @@ QUALITY_COLUMNS = (
     "eye_angle_deg",
     "frames_repaired",
     "frames_dropped",
+    "frames_unreadable",
+    "faces_detected",
 )
 
 
@@ -78,18 +80,61 @@ def resize_only(frames: np.ndarray, config: AlignmentConfig) -> AlignedClip:
         reference_shift=0,
         eye_angle_deg=float("nan"),
         kept_frame_indices=list(range(len(frames))),
+        faces_detected=1,  # the crop is the face
     )
 
 
 def align_samples(
     index: pd.DataFrame, config: AlignmentConfig, align: bool = True, description: str = "align"
 ) -> list[AlignedClip]:
-    """Read and align every sample of ``index``, one clip at a time (raw frames never pile up)."""
+    """Read and align every sample of ``index``, one clip at a time (raw frames never pile up).
+
+    Frames that cannot be read and frames with several faces follow the policies of
+    ``preprocessing.alignment``; each case is logged and recorded in the sample's AlignedClip.
+    """
     aligned = []
     for row in tqdm(index.to_dict("records"), desc=description, unit="clip"):
-        frames = read_sample(row)
-        aligned.append(align_clip(frames, config) if align else resize_only(frames, config))
+        read = read_sample(row)
+        frames = usable_frames(read, config.unreadable_frame)
+        unreadable = [{"file": file, "reason": reason} for file, reason in read.unreadable.values()]
+        if frames is None:
+            reason = "unreadable_image" if len(read.images) == 1 else "unreadable_clip"
+            clip = AlignedClip.dropped(reason, unreadable_files=unreadable)
+        else:
+            clip = align_clip(frames, config) if align else resize_only(frames, config)
+            clip.unreadable_files = unreadable
+        _log_findings(row["sample_id"], clip, config)
+        aligned.append(clip)
     return aligned
+
+
+def usable_frames(read: SampleFrames, policy: str) -> np.ndarray | None:
+    """A sample's frames [T, H, W, 3] under the policy ``unreadable_frame`` (see
+    ``preprocessing.alignment``): None when the sample is dropped."""
+    if policy == "error" or not read.unreadable:
+        return read.stacked()  # with policy "error": CorpusError naming the first unusable file
+    readable = np.flatnonzero([image is not None for image in read.images])
+    if policy == "drop_clip" or not readable.size:
+        return None
+    nearest = [readable[np.abs(readable - i).argmin()] for i in range(len(read.images))]
+    return np.stack([read.images[i] for i in nearest])
+
+
+def _log_findings(sample_id: str, clip: AlignedClip, config: AlignmentConfig) -> None:
+    action = (
+        f"sample dropped ({clip.drop_reason})"
+        if clip.drop_reason.startswith("unreadable")
+        else "replaced by the nearest readable frame"
+    )
+    for item in clip.unreadable_files:
+        logger.warning("%s: %s: %s; %s", sample_id, item["file"], item["reason"], action)
+    if clip.faces_detected > 1:
+        logger.warning(
+            "%s: %d faces detected, aligned on the %s one",
+            sample_id,
+            clip.faces_detected,
+            config.multiple_faces,
+        )
 
 
 def _sample_table(index: pd.DataFrame, aligned: Sequence[AlignedClip]) -> pd.DataFrame:
@@ -166,6 +211,13 @@ def quality_report(
         ),
         "frames_repaired": sum(clip.frames_repaired for clip in aligned),
         "frames_dropped": sum(clip.frames_dropped for clip in aligned),
+        "frames_unreadable": sum(clip.frames_unreadable for clip in aligned),
+        "unreadable_files": [
+            {"sample_id": index.iloc[i]["sample_id"], **item}
+            for i, clip in enumerate(aligned)
+            for item in clip.unreadable_files
+        ],
+        "samples_multiple_faces": sum(clip.faces_detected > 1 for clip in aligned),
         "apex_imputed": int(index["apex_imputed"].sum()),
         "offset_repaired": int(index["offset_repaired"].sum()),
     }

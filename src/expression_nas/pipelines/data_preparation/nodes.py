@@ -94,12 +94,15 @@ def report_quality(
 ) -> dict[str, Any]:
     report = prep.quality_report(corpus["kind"], raw_index, index, aligned)
     logger.info(
-        "%s: %d aligned, %d dropped (%s), %d frames repaired, %d excluded by label",
+        "%s: %d aligned, %d dropped (%s), %d frames repaired, %d frames unreadable, "
+        "%d samples with several faces, %d excluded by label",
         corpus["kind"],
         report["samples_aligned"],
         report["samples_dropped"],
         ", ".join(f"{reason}: {n}" for reason, n in report["drop_reasons"].items()) or "none",
         report["frames_repaired"],
+        report["frames_unreadable"],
+        report["samples_multiple_faces"],
         sum(report["samples_excluded_by_label"].values()),
     )
     return report
