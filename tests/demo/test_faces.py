@@ -18,7 +18,7 @@ from expression_nas.demo.faces import (
     neutral_frame,
     render_face,
 )
-from expression_nas.demo.generate import DEFAULTS
+from expression_nas.demo.generate import DEFAULTS, _posed_plan
 from expression_nas.demo.motion import plan_motion, render_still
 
 MER_KINDS = ("casme2", "samm", "smic")
@@ -37,9 +37,11 @@ def test_base_photos_ship_with_the_packages():
         base_photo("lfw", 30)  # MTCNN finds no face in it
 
 
-def test_each_mer_corpus_has_six_distinct_people_of_its_own():
+def test_each_corpus_has_distinct_people_and_mer_corpora_share_none():
+    """MER and FER corpora never meet in one evaluation, so only corpora of one task must be
+    apart (the FER corpora are checked in the test below)."""
     photos_by_kind = {}
-    for kind in (*MER_KINDS, "ckplus", "jaffe"):
+    for kind in MER_KINDS:
         identities = corpus_identities(kind, DEFAULTS[kind]["n_subjects"])
         names = [identity.name for identity in identities]
         assert len(set(names)) == len(names) >= 6
@@ -101,40 +103,89 @@ def test_rendering_is_reproducible_across_cache_clears():
     assert np.array_equal(first, second)
 
 
-def _used_identities() -> list[tuple[Identity, int, bool, float]]:
-    """(identity, frame size, colour, amplitude) for every subject of the default corpora,
-    plus every face the FER2013 writer can draw (at 48x48)."""
-    colour = {"casme2": True, "samm": False, "smic": True, "ckplus": False, "jaffe": False}
-    used = []
-    for kind, is_colour in colour.items():
-        config = DEFAULTS[kind]
-        for identity in corpus_identities(kind, config["n_subjects"]):
-            used.append((identity, config["size"], is_colour, config["amplitude"]))
-    fer = DEFAULTS["fer2013"]["amplitude"]
-    pool = faces._assign_lfw()["fer2013"]
-    used += [(lfw_identity(index), 48, False, fer) for index in pool]
-    used += [(ASTRONAUT, 48, False, fer), (GRACE_HOPPER, 48, False, fer)]
-    return used
+def _detection_problem(detector: MTCNN, face, frame: np.ndarray) -> str | None:
+    """Why MTCNN would not align ``frame`` on ``face`` (None: found, score > 0.9, landmarks
+    within half an eye distance; its points are coarse on small faces)."""
+    rgb = frame if frame.shape[2] == 3 else np.repeat(frame, 3, axis=2)
+    boxes, probs, points = detector.detect(Image.fromarray(rgb), landmarks=True)
+    if boxes is None:
+        return "no face"
+    best = int(np.argmax(probs.astype(float)))
+    prob = float(probs.astype(float)[best])
+    error = np.abs(points[best].astype(float) - face.landmarks).max() / face.interocular
+    if prob <= 0.9 or error > 0.5:
+        return f"score {prob:.3f}, landmark error {error:.2f}"
+    return None
 
 
-def test_mtcnn_finds_every_face_on_generated_frames():
+def test_mtcnn_finds_every_face_of_the_mer_corpora():
     detector = MTCNN(device="cpu")
     failures = []
-    used = _used_identities()
-    for position, (identity, size, colour, amplitude) in enumerate(used):
-        face = render_face(identity, size, color=colour)
-        rng = np.random.default_rng(position)
-        expression = ("happiness", "surprise", "disgust", "sadness")[position % 4]
-        frame = render_still(face, plan_motion(rng, expression, amplitude=amplitude), rng)
-        rgb = frame if frame.shape[2] == 3 else np.repeat(frame, 3, axis=2)
-        boxes, probs, points = detector.detect(Image.fromarray(rgb), landmarks=True)
-        if boxes is None:
-            failures.append((identity.name, size, "no face"))
-            continue
-        best = int(np.argmax(probs.astype(float)))
-        prob = float(probs.astype(float)[best])
-        error = np.abs(points[best].astype(float) - face.landmarks).max() / face.interocular
-        if prob <= 0.9 or error > 0.5:  # the same face; MTCNN's points are coarse at 48 px
-            failures.append((identity.name, size, round(prob, 3), round(float(error), 2)))
-    assert len(used) >= 70
+    colour = {"casme2": True, "samm": False, "smic": True}
+    for kind, is_colour in colour.items():
+        config = DEFAULTS[kind]
+        for position, identity in enumerate(corpus_identities(kind, config["n_subjects"])):
+            face = render_face(identity, config["size"], color=is_colour)
+            rng = np.random.default_rng(position)
+            expression = ("happiness", "surprise", "disgust", "sadness")[position % 4]
+            plan = plan_motion(rng, expression, amplitude=config["amplitude"])
+            problem = _detection_problem(detector, face, render_still(face, plan, rng))
+            if problem:
+                failures.append((kind, identity.name, problem))
     assert not failures
+
+
+def test_mtcnn_finds_the_posed_faces_of_ckplus_and_jaffe():
+    """Strong posed expressions make MTCNN miss a face now and then (the preparation drops
+    and counts such images): every person is found in at least half of the expressions, and
+    nine images in ten are found."""
+    detector = MTCNN(device="cpu")
+    missed: dict[str, list[str]] = {}
+    checked = 0
+    for kind in ("ckplus", "jaffe"):
+        config = DEFAULTS[kind]
+        for position, identity in enumerate(corpus_identities(kind, config["n_subjects"])):
+            face = render_face(identity, config["size"], color=False)
+            for expression in ("happiness", "surprise", "fear", "sadness"):
+                rng = np.random.default_rng([position, len(expression)])
+                plan = _posed_plan(rng, expression, config)
+                checked += 1
+                if _detection_problem(detector, face, render_still(face, plan, rng)):
+                    missed.setdefault(identity.name, []).append(expression)
+    assert checked == 4 * (32 + 10)
+    assert all(len(expressions) <= 2 for expressions in missed.values()), missed
+    assert sum(map(len, missed.values())) <= 0.1 * checked, missed
+
+
+def test_fer_corpora_leave_out_expressive_photos_and_keep_people_apart():
+    jaffe = {identity.index for identity in corpus_identities("jaffe", 10)}
+    ckplus = {
+        identity.index for identity in corpus_identities("ckplus", 32) if identity.source == "lfw"
+    }
+    assert len(jaffe) == 10 and len(ckplus) >= 31  # one photo per subject
+    assert not jaffe & ckplus
+    assert not (jaffe | ckplus) & faces.LFW_EXPRESSIVE
+    pools = faces.fer2013_pools()
+    training = {(person.source, person.index) for person in pools["Training"]}
+    test = {(person.source, person.index) for person in pools["test"]}
+    assert len(test) >= 10 and len(training) >= 3 * len(test)
+    assert not training & test
+    assert ("astronaut", 0) not in training | test  # she smiles broadly
+    assert (
+        not {index for source, index in training | test if source == "lfw"} & faces.LFW_EXPRESSIVE
+    )
+
+
+def test_a_face_drawn_on_a_background_keeps_no_edge_of_its_photo():
+    identity = corpus_identities("jaffe", 1)[0]
+    source, landmarks = base_photo("lfw", identity.index)
+    weight = faces.photo_weight(identity, source.shape, landmarks, 128)
+    assert weight.shape == (128, 128)
+    _, scale, out_centre = faces._framing(identity, source.shape, landmarks, 128)
+    half = 12.5 / scale  # half the 25-pixel photo, in output pixels
+    ys, xs = np.mgrid[0:128, 0:128]
+    outside = (np.abs(xs - out_centre[0]) > half) | (np.abs(ys - out_centre[1]) > half)
+    assert outside.mean() > 0.4 and np.all(weight[outside] == 0)
+    face = render_face(identity, 128, color=False)
+    for x, y in face.landmarks:  # eyes, nose and mouth come from the photo itself
+        assert weight[round(y), round(x)] == 1

@@ -32,8 +32,8 @@ SMALL = {
     "casme2": {"n_subjects": 2, "samples_per_class": 1, "frames": (8, 10), "size": 64},
     "samm": {"n_subjects": 2, "samples_per_class": 1, "frames": (8, 10), "size": 64},
     "smic": {"n_subjects": 2, "samples_per_class": 1, "frames": (8, 10), "size": 64},
-    "fer2013": {"per_class": (3, 4)},
-    "ckplus": {"n_subjects": 2, "frames": (4, 5), "size": 64},
+    "fer2013": {"training": (3, 1, 3, 4, 3, 2, 3), "test": (1, 1, 1, 2, 1, 1, 1)},
+    "ckplus": {"n_subjects": 2, "frames": (4, 5), "size": 64, "unlabelled": 1},
     "jaffe": {"n_subjects": 2, "repetitions": 1, "size": 64},
 }
 COMPOSITE = {
@@ -202,20 +202,26 @@ def test_fer_layouts(fer_roots):
     assert lines[0] == "emotion,pixels,Usage"
     rows = [line.split(",") for line in lines[1:]]
     assert all(len(row[1].split()) == 2304 for row in rows)
-    training = {row[0] for row in rows if row[2] == "Training"}
-    assert training == {str(code) for code in range(7)}
-    usage = [row[2] for row in rows]
-    assert 0.75 < usage.count("Training") / len(rows) < 0.9
-    assert 20 * 7 <= len(rows) <= 30 * 7
+    counts = {
+        usage: np.bincount([int(row[0]) for row in rows if row[2] == usage], minlength=7)
+        for usage in ("Training", "PublicTest", "PrivateTest")
+    }
+    disgust = 1  # FER2013's code of the rare class
+    others = np.arange(7) != disgust
+    # the real corpus's shape: disgust rare, every other class well represented
+    assert counts["Training"][others].min() >= 200 and counts["Training"][disgust] >= 40
+    for usage in ("PublicTest", "PrivateTest"):
+        assert counts[usage][others].min() >= 30 and counts[usage][disgust] >= 10
+    assert counts["Training"].argmax() == 3  # happiness is the largest class, as in FER2013
     emotion_files = sorted((fer_roots["ckplus"] / "Emotion").glob("S*/*/*_emotion.txt"))
-    assert len(emotion_files) == 8 * 7
+    assert len(emotion_files) == 32 * 7
     assert re.fullmatch(r" {3}[1-7]\.0000000e\+00\n", emotion_files[0].read_text())
     sequence = sorted((fer_roots["ckplus"] / "cohn-kanade-images" / "S005" / "001").iterdir())
     assert sequence[0].name == "S005_001_00000001.png" and 6 <= len(sequence) <= 8
     stills = sorted(fer_roots["jaffe"].glob("*.tiff"))
-    assert len(stills) == 6 * 7 * 2
+    assert len(stills) == 10 * 7 * 3  # the real JAFFE has 213
     assert all(
-        re.fullmatch(r"[A-Z]{2}\.(AN|DI|FE|HA|NE|SA|SU)[12]\.\d+\.tiff", p.name) for p in stills
+        re.fullmatch(r"[A-Z]{2}\.(AN|DI|FE|HA|NE|SA|SU)[123]\.\d+\.tiff", p.name) for p in stills
     )
     assert Image.open(stills[0]).mode == "L"
 
@@ -245,7 +251,7 @@ def test_loaders_read_the_fer_demos(fer_roots):
     fer = load_corpus("fer2013", root=fer_roots["fer2013"])
     assert fer["label"].nunique() == 7
     ckplus = load_corpus("ckplus", root=fer_roots["ckplus"])
-    assert ckplus["subject"].nunique() == 8
+    assert ckplus["subject"].nunique() == 32
     assert set(ckplus["label"]) == {
         "neutral",
         "anger",
@@ -256,9 +262,9 @@ def test_loaders_read_the_fer_demos(fer_roots):
         "sadness",
         "surprise",
     }
-    assert (ckplus["label"] != "neutral").sum() == 8 * 7  # the unlabelled sequence is skipped
+    assert (ckplus["label"] != "neutral").sum() == 32 * 7  # unlabelled sequences are skipped
     jaffe = load_corpus("jaffe", root=fer_roots["jaffe"])
-    assert jaffe["subject"].nunique() == 6 and jaffe["label"].nunique() == 7
+    assert jaffe["subject"].nunique() == 10 and jaffe["label"].nunique() == 7
 
 
 def _motion_energy(table, cells: int = 16) -> np.ndarray:

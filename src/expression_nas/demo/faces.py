@@ -10,7 +10,15 @@ from the network:
 
 An :class:`Identity` names one photo plus a few deterministic variations (mirror, zoom, shift,
 skin tone, brightness); :func:`render_face` turns it into a neutral face frame of a given size
-with its five facial landmarks (eye centres, nose tip, mouth corners). The landmarks of the
+with its five facial landmarks (eye centres, nose tip, mouth corners). An identity with a
+``face_fraction`` is drawn smaller than its frame, on a synthetic background that the photo
+fades into (used by the FER corpora): the 25x25 LFW crops end at the cheeks, and stretching
+their edge pixels to the frame's border left streaks once an aligner cropped around the face.
+
+The FER corpora leave out the photos whose own expression would contradict a synthetic label
+(``LFW_EXPRESSIVE`` and the smiling astronaut); CK+ and JAFFE have subjects of their own, and
+FER2013 uses every neutral-looking photo, with its Training people disjoint from the people of
+its two test splits (``fer2013_pools``). The landmarks of the
 base photos were measured once with facenet-pytorch's MTCNN (on 144x144 upscales for LFW) and
 are stored below, so rendering needs neither torch nor a detector and is bit-for-bit
 reproducible. ``tests/demo/test_faces.py`` checks that MTCNN still finds every face used.
@@ -19,6 +27,7 @@ reproducible. ``tests/demo/test_faces.py`` checks that MTCNN still finds every f
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -131,6 +140,18 @@ LFW_LANDMARKS: dict[int, tuple[float, ...]] = {
     98: (6.4, 7.8, 16.3, 7.6, 12.1, 14.0, 7.3, 18.4, 15.2, 18.3),
 }
 
+#: LFW faces that smile broadly, show their teeth or open their mouths (picked by eye on the
+#: 25x25 crops). A posed demo expression is drawn on top of a photo's own one, so the FER
+#: corpora leave them out; the MER corpora keep them (a micro-expression is a change over a
+#: clip, against the subject's own onset frame).
+LFW_EXPRESSIVE = frozenset(
+    {0, 18, 19, 22, 24, 29, 33, 36, 37, 38, 41, 45, 49, 50, 51, 52, 53, 58, 59, 61, 64}
+    | {69, 74, 75, 77, 79, 81, 84, 85, 91, 93, 94}
+)
+#: LFW faces that MTCNN misses or scores below 0.9 once drawn on a background with a posed
+#: expression (``face_fraction``; checked in tests/demo/test_faces.py).
+LFW_UNDETECTED_ON_BACKGROUND = frozenset({20, 23, 32, 89})
+
 #: Skin tones given to grayscale LFW faces in colour corpora: per-channel gamma exponents
 #: (R, G, B) applied to the gray level, so shadows turn brown and highlights stay white (MTCNN
 #: places its landmarks better on these than on a flat sepia tint).
@@ -152,6 +173,14 @@ PHOTO_INTEROCULAR = 0.375
 PHOTO_EYES_AT = (0.5, 0.37)
 #: Standard deviation (gray levels) of the fixed skin texture added to every face.
 TEXTURE_STD = 2.5
+#: Eye distance of an average LFW crop, as a fraction of its side: a photo drawn with a
+#: ``face_fraction`` is scaled to the same proportions as the LFW faces beside it.
+LFW_INTEROCULAR = 0.38
+#: Half axes (across, down) of the oval of an LFW photo that a ``face_fraction`` keeps, in eye
+#: distances from the centre between the eyes and the mouth, and the width of its fade into
+#: the background (a fraction of the oval's radius).
+FACE_OVAL = (1.35, 1.7)
+BACKGROUND_FEATHER = 0.25
 
 
 @dataclass(frozen=True)
@@ -166,6 +195,10 @@ class Identity:
     shift: tuple[float, float] = (0.0, 0.0)  # (x, y) offset of the face, fraction of the frame
     tone: tuple[float, float, float] = SKIN_TONES[0]  # skin tone of grayscale photos in colour
     gain: float = 1.0  # brightness
+    #: None: the photo fills the frame (LFW) or is cropped from its own surroundings (the two
+    #: photos). A number: the LFW crop spans this fraction of the frame's side (the two photos
+    #: are scaled alike) and fades into a synthetic background.
+    face_fraction: float | None = None
 
 
 @dataclass(frozen=True)
@@ -272,11 +305,16 @@ def _framing(identity: Identity, source_shape: tuple[int, ...], landmarks: np.nd
     """Source centre, source pixels per output pixel and output centre of the crop."""
     if identity.source == "lfw":
         height, width = source_shape[:2]
-        scale = max(height, width) / size
+        scale = max(height, width) / (size * (identity.face_fraction or 1.0))
         centre = np.array([(width - 1) / 2, (height - 1) / 2])
     else:
         interocular = np.linalg.norm(landmarks[1] - landmarks[0])
-        scale = interocular / (PHOTO_INTEROCULAR * size)
+        fraction = (
+            PHOTO_INTEROCULAR
+            if identity.face_fraction is None
+            else LFW_INTEROCULAR * identity.face_fraction
+        )
+        scale = interocular / (fraction * size)
         eyes = (landmarks[0] + landmarks[1]) / 2
         eyes_out = np.asarray(PHOTO_EYES_AT) * size  # where the eye midpoint is drawn
         centre = eyes - scale * (eyes_out - (size - 1) / 2)
@@ -285,21 +323,28 @@ def _framing(identity: Identity, source_shape: tuple[int, ...], landmarks: np.nd
     return centre, scale, out_centre
 
 
-@lru_cache(maxsize=512)
-def render_face(identity: Identity, size: int, color: bool = True) -> Face:
-    """The neutral face of ``identity`` as a ``size`` x ``size`` frame (cached per process)."""
-    image, landmarks = base_photo(identity.source, identity.index)
-    if not color and image.shape[2] == 3:
-        image = (image @ LUMA)[:, :, None]
-    centre, scale, out_centre = _framing(identity, image.shape, landmarks, size)
-    # output (x, y) -> source (x, y): src = centre + scale * (out - out_centre)
-    matrix = np.array(
+def _output_to_source(
+    identity: Identity, source_shape: tuple[int, ...], landmarks: np.ndarray, size: int
+) -> np.ndarray:
+    """3x3 matrix taking output (x, y, 1) to source (x, y, 1): src = c + s * (out - out_c)."""
+    centre, scale, out_centre = _framing(identity, source_shape, landmarks, size)
+    return np.array(
         [
             [scale, 0.0, centre[0] - scale * out_centre[0]],
             [0.0, scale, centre[1] - scale * out_centre[1]],
             [0.0, 0.0, 1.0],
         ]
     )
+
+
+@lru_cache(maxsize=512)
+def render_face(identity: Identity, size: int, color: bool = True) -> Face:
+    """The neutral face of ``identity`` as a ``size`` x ``size`` frame (cached per process)."""
+    image, landmarks = base_photo(identity.source, identity.index)
+    if not color and image.shape[2] == 3:
+        image = (image @ LUMA)[:, :, None]
+    matrix = _output_to_source(identity, image.shape, landmarks, size)
+    scale = matrix[0, 0]
     if scale > 1.0:  # anti-alias before shrinking
         sigma = (scale - 1.0) / 2.0
         image = gaussian_filter(image, sigma=(sigma, sigma, 0.0), mode="nearest")
@@ -311,6 +356,9 @@ def render_face(identity: Identity, size: int, color: bool = True) -> Face:
         mode="edge",
         preserve_range=True,
     ).astype(np.float32)
+    if identity.face_fraction is not None and identity.source == "lfw":
+        weight = photo_weight(identity, image.shape, landmarks, size)[:, :, None]
+        frame = weight * frame + (1.0 - weight) * _background(identity, image, size)
     points = (landmarks - matrix[:2, 2]) / scale
     if identity.mirror:
         frame = frame[:, ::-1]
@@ -326,12 +374,54 @@ def render_face(identity: Identity, size: int, color: bool = True) -> Face:
     return Face(identity=identity, image=frame, landmarks=points, tone=tone)
 
 
+def photo_weight(
+    identity: Identity, source_shape: tuple[int, ...], landmarks: np.ndarray, size: int
+) -> np.ndarray:
+    """Weight [size, size] of an LFW photo against the background (before mirroring).
+
+    The photo is kept inside an oval around its face (``FACE_OVAL``, from the landmarks) and
+    inside its own crop; its weight falls from 1 to 0 over the outer ``BACKGROUND_FEATHER`` of
+    both, so no output pixel shows the crop's edge, stretched or not.
+    """
+    height, width = source_shape[:2]
+    matrix = _output_to_source(identity, source_shape, landmarks, size)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    source_x = matrix[0, 0] * xs + matrix[0, 2]
+    source_y = matrix[1, 1] * ys + matrix[1, 2]
+    centre = (landmarks[0] + landmarks[1] + landmarks[3] + landmarks[4]) / 4
+    interocular = float(np.linalg.norm(landmarks[1] - landmarks[0]))
+    oval = np.hypot(
+        (source_x - centre[0]) / (FACE_OVAL[0] * interocular),
+        (source_y - centre[1]) / (FACE_OVAL[1] * interocular),
+    )
+    crop = np.maximum(
+        np.abs(source_x - (width - 1) / 2) / (width / 2),
+        np.abs(source_y - (height - 1) / 2) / (height / 2),
+    )
+    ramp = np.clip((1.0 - np.maximum(oval, crop)) / BACKGROUND_FEATHER, 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)  # smoothstep
+
+
+def _background(identity: Identity, source: np.ndarray, size: int) -> np.ndarray:
+    """A smooth backdrop [size, size, C]: the level of the photo's outer ring of pixels, with
+    a gentle light gradient and blotches (fixed per identity)."""
+    rng = np.random.default_rng(zlib.crc32(f"{identity.name}/background/{size}".encode()))
+    ring = np.concatenate([source[0], source[-1], source[:, 0], source[:, -1]], axis=0)
+    level = np.median(ring, axis=0)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64) / size - 0.5
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    gradient = rng.uniform(10.0, 30.0) * (np.cos(angle) * xs + np.sin(angle) * ys)
+    blotches = gaussian_filter(rng.standard_normal((size, size)), sigma=size / 10)
+    blotches *= 6.0 / max(float(blotches.std()), 1e-6)
+    return (level[None, None, :] + (gradient + blotches)[:, :, None]).astype(np.float32)
+
+
 def neutral_frame(face: Face) -> np.ndarray:
     """The face's neutral frame as uint8 [H, W, channels]."""
     return face.colorize(np.clip(np.rint(face.image), 0, 255).astype(np.uint8))
 
 
-def lfw_identity(index: int, variant: int = 0) -> Identity:
+def lfw_identity(index: int, variant: int = 0, face_fraction: float | None = None) -> Identity:
     """Identity from LFW image ``index``; ``variant`` picks its tone (and mirrors odd ones)."""
     return Identity(
         name=f"lfw{index:02d}" + (f"v{variant}" if variant else ""),
@@ -339,41 +429,72 @@ def lfw_identity(index: int, variant: int = 0) -> Identity:
         index=index,
         mirror=bool(variant % 2),
         tone=SKIN_TONES[(index + variant) % len(SKIN_TONES)],
+        face_fraction=face_fraction,
     )
 
 
 ASTRONAUT = Identity(name="astronaut", source="astronaut")
 GRACE_HOPPER = Identity(name="grace_hopper", source="grace_hopper", gain=1.05)
 
-#: LFW images per corpus, disjoint, most frontal first (picked with ``frontal_lfw_indices``
-#: and checked with MTCNN on the rendered frames; see tests/demo/test_faces.py).
-_CORPUS_LFW: dict[str, tuple[int, ...]] = {}
+MER_KINDS = ("casme2", "samm", "smic")
+#: How much of a CK+ or JAFFE frame the face's photo spans (the rest is background, so that an
+#: aligner's crop with a margin stays inside the photo), and of a FER2013 48x48 image.
+POSED_FACE_FRACTION = 0.7
+FER2013_FACE_FRACTION = 1.0
+#: JAFFE's ten subjects come first from the neutral-looking photos, then CK+'s; FER2013 uses
+#: them all. Every few-th of them (in frontal order) is a FER2013 test person.
+JAFFE_PEOPLE = 10
+FER2013_TEST_EVERY = 4
 
 
-def _assign_lfw() -> dict[str, tuple[int, ...]]:
-    if not _CORPUS_LFW:
-        order = list(frontal_lfw_indices())
-        counts = {"casme2": 7, "samm": 7, "smic": 8, "ckplus": 10, "jaffe": 8}
-        for kind, count in counts.items():
-            _CORPUS_LFW[kind], order = tuple(order[:count]), order[count:]
-        _CORPUS_LFW["fer2013"] = tuple(order)
-    return _CORPUS_LFW
+@lru_cache(maxsize=1)
+def _mer_lfw() -> dict[str, tuple[int, ...]]:
+    """LFW images of each MER corpus, disjoint, most frontal first (checked with MTCNN on the
+    rendered frames; see tests/demo/test_faces.py)."""
+    order = list(frontal_lfw_indices())
+    pools = {}
+    for kind, count in {"casme2": 7, "samm": 7, "smic": 8}.items():
+        pools[kind], order = tuple(order[:count]), order[count:]
+    return pools
+
+
+@lru_cache(maxsize=1)
+def neutral_lfw_indices() -> tuple[int, ...]:
+    """LFW images whose own expression is neutral enough for a posed one, most frontal first."""
+    left_out = LFW_EXPRESSIVE | LFW_UNDETECTED_ON_BACKGROUND
+    return tuple(index for index in frontal_lfw_indices() if index not in left_out)
+
+
+def _posed_bases(kind: str) -> list[Identity]:
+    """The distinct people of CK+ or JAFFE: JAFFE's come first, CK+ has the rest."""
+    people = [
+        lfw_identity(index, face_fraction=POSED_FACE_FRACTION) for index in neutral_lfw_indices()
+    ]
+    if kind == "jaffe":
+        return people[:JAFFE_PEOPLE]
+    return [*people[JAFFE_PEOPLE:], replace(GRACE_HOPPER, face_fraction=POSED_FACE_FRACTION)]
 
 
 def corpus_identities(kind: str, count: int) -> list[Identity]:
     """``count`` distinct subject identities for demo corpus ``kind``.
 
-    Each corpus has its own photos: CASME II starts with the astronaut, SAMM with Grace
-    Hopper, followed by LFW faces no other corpus uses. Asking for more subjects than there
-    are photos reuses them as mirrored, re-toned variants (named ``...v1``, ``...v2``).
+    Each MER corpus has its own photos: CASME II starts with the astronaut, SAMM with Grace
+    Hopper, followed by LFW faces no other MER corpus uses. CK+ and JAFFE have their own
+    neutral-looking photos (``_posed_bases``). Asking for more subjects than there are photos
+    reuses them as mirrored, re-toned variants (named ``...v1``, ``...v2``): the same person
+    then appears as two subjects, which a person-independent split cannot tell apart.
     """
     if count < 1:
         raise ValueError(f"need at least one identity, got {count}")
-    pools = _assign_lfw()
-    if kind not in pools:
-        raise ValueError(f"unknown demo corpus kind {kind!r}, expected one of {sorted(pools)}")
-    photos = {"casme2": [ASTRONAUT], "samm": [GRACE_HOPPER]}.get(kind, [])
-    base = photos + [lfw_identity(index) for index in pools[kind]]
+    if kind in MER_KINDS:
+        photos = {"casme2": [ASTRONAUT], "samm": [GRACE_HOPPER]}.get(kind, [])
+        base = photos + [lfw_identity(index) for index in _mer_lfw()[kind]]
+    elif kind in ("ckplus", "jaffe"):
+        base = _posed_bases(kind)
+    else:
+        raise ValueError(
+            f"unknown demo corpus kind {kind!r}, expected one of {[*MER_KINDS, 'ckplus', 'jaffe']}"
+        )
     identities = []
     for position in range(count):
         variant, slot = divmod(position, len(base))
@@ -390,16 +511,25 @@ def corpus_identities(kind: str, count: int) -> list[Identity]:
     return identities
 
 
-def fer_identity(rng: np.random.Generator) -> Identity:
-    """A random face for one FER2013 image: an unused LFW photo (or, rarely, one of the two
-    high-resolution photos) with a random mirror, zoom and shift."""
-    pool = _assign_lfw()["fer2013"]
-    choice = int(rng.integers(len(pool) + 2))
-    zoom = float(rng.uniform(0.95, 1.1))
-    shift = (float(rng.uniform(-0.03, 0.03)), float(rng.uniform(-0.03, 0.03)))
-    mirror = bool(rng.integers(2))
-    if choice >= len(pool):
-        base = ASTRONAUT if choice == len(pool) else GRACE_HOPPER
-    else:
-        base = lfw_identity(pool[choice])
-    return replace(base, mirror=mirror, zoom=zoom, shift=shift)
+@lru_cache(maxsize=1)
+def fer2013_pools() -> dict[str, tuple[Identity, ...]]:
+    """The people of demo FER2013: {"Training": ..., "test": ...}, disjoint.
+
+    Every neutral-looking photo is used; FER2013 has no subject ids, so the two test splits
+    (PublicTest, PrivateTest) share one pool of people that Training never sees.
+    """
+    people = [
+        lfw_identity(index, face_fraction=FER2013_FACE_FRACTION) for index in neutral_lfw_indices()
+    ]
+    people.append(replace(GRACE_HOPPER, face_fraction=FER2013_FACE_FRACTION))
+    test = tuple(people[FER2013_TEST_EVERY - 1 :: FER2013_TEST_EVERY])
+    training = tuple(person for person in people if person not in test)
+    return {"Training": training, "test": test}
+
+
+def fer_identity(rng: np.random.Generator, pool: Sequence[Identity]) -> Identity:
+    """A random person of ``pool`` for one FER2013 image, with a random mirror, zoom and shift."""
+    base = pool[int(rng.integers(len(pool)))]
+    zoom = float(rng.uniform(0.92, 1.08))
+    shift = (float(rng.uniform(-0.04, 0.04)), float(rng.uniform(-0.04, 0.04)))
+    return replace(base, mirror=bool(rng.integers(2)), zoom=zoom, shift=shift)

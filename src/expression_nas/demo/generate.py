@@ -33,7 +33,12 @@ import numpy as np
 import openpyxl
 from PIL import Image
 
-from expression_nas.demo.faces import corpus_identities, fer_identity, render_face
+from expression_nas.demo.faces import (
+    corpus_identities,
+    fer2013_pools,
+    fer_identity,
+    render_face,
+)
 from expression_nas.demo.motion import (
     EXPRESSIONS,
     MACRO_AMPLITUDE,
@@ -47,7 +52,7 @@ from expression_nas.demo.motion import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the same settings would produce different files.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEMO_KINDS = ("casme2", "samm", "smic", "fer2013", "ckplus", "jaffe")
 MARKER_NAME = ".demo_corpus.json"
 PARTIAL_MARKER_NAME = ".demo_corpus.partial.json"
@@ -65,28 +70,37 @@ _MER_DEFAULTS: dict[str, Any] = {
     "noise": 1.2,  # sensor noise (gray levels)
 }
 
+#: Posed (FER) expressions: strong, with per-image head tilt (degrees), side light and noise.
+_POSED_DEFAULTS: dict[str, Any] = {
+    "amplitude": MACRO_AMPLITUDE,
+    "shading": 2.5,
+    "tilt": 6.0,
+    "lighting": 0.3,
+    "noise": 1.5,
+}
+#: Demo FER2013 images per class (``FER2013_CLASSES`` order): the real Training split scaled
+#: to 200 surprise images, disgust raised to 45 (it would be 27); each test split (PublicTest,
+#: PrivateTest) the real PublicTest scaled to 30 surprise images, disgust raised to 10.
+FER2013_TRAINING = (252, 45, 258, 455, 305, 200, 313)
+FER2013_TEST = (34, 10, 36, 65, 47, 30, 44)
+
 #: Settings per kind; any of them can be overridden through ``generate_demo_corpus``.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "casme2": {**_MER_DEFAULTS, "size": 144, "errata": True},
     "samm": {**_MER_DEFAULTS, "size": 136, "margin": (2, 4), "errata": True},
     "smic": {**_MER_DEFAULTS, "size": 128},
-    "fer2013": {"per_class": (20, 30), "amplitude": MACRO_AMPLITUDE, "noise": 1.5},
+    "fer2013": {**_POSED_DEFAULTS, "training": FER2013_TRAINING, "test": FER2013_TEST},
     "ckplus": {
-        "n_subjects": 8,
+        **_POSED_DEFAULTS,
+        "n_subjects": 32,
         "frames": (6, 8),
         "size": 128,
-        "amplitude": MACRO_AMPLITUDE,
-        "noise": 1.2,
-        "unlabelled": 1,
+        "unlabelled": 4,
     },
-    "jaffe": {
-        "n_subjects": 6,
-        "repetitions": 2,
-        "size": 128,
-        "amplitude": MACRO_AMPLITUDE,
-        "noise": 1.0,
-    },
+    "jaffe": {**_POSED_DEFAULTS, "n_subjects": 10, "repetitions": 3, "size": 128},
 }
+#: Settings that are a (low, high) range; other tuples hold one count per class.
+RANGE_SETTINGS = ("frames", "margin")
 
 #: Composite class -> source emotions (CASME II and SAMM spell them their own way).
 CASME2_EMOTIONS = {
@@ -212,6 +226,9 @@ def _posed_plan(
         drift=0.3 if n_frames > 1 else 0.0,
         noise=config["noise"],
         residual=0.0,
+        shading=config["shading"],
+        tilt=config["tilt"],
+        lighting=config["lighting"],
     )
 
 
@@ -452,34 +469,26 @@ def _write_smic(root: Path, config: dict[str, Any], seed: int) -> None:
 
 
 def _write_fer2013(root: Path, config: dict[str, Any], seed: int) -> None:
+    """``fer2013.csv``: per class the configured counts, Training people disjoint from the
+    people of PublicTest and PrivateTest (see ``faces.fer2013_pools``); shuffled per split."""
     kind = "fer2013"
     layout = _rng(seed, kind, 1_000_000)
-    low, high = config["per_class"]
-    splits: dict[str, list[tuple[int, str]]] = {"Training": [], "PublicTest": [], "PrivateTest": []}
-    for code, expression in enumerate(FER2013_CLASSES):
-        count = int(layout.integers(low, high + 1))
-        held_out = max(1, round(0.1 * count))
-        rows = []
-        for sample in range(count):
-            rng = _rng(seed, kind, code, sample)
-            face = render_face(fer_identity(rng), 48, color=False)
-            still = render_still(face, _posed_plan(rng, expression, config), rng)
-            rows.append((code, " ".join(map(str, still.reshape(-1).tolist()))))
-        order = layout.permutation(count)
-        for rank, index in enumerate(order):
-            usage = (
-                "PublicTest"
-                if rank < held_out
-                else "PrivateTest"
-                if rank < 2 * held_out
-                else "Training"
-            )
-            splits[usage].append(rows[index])
+    pools = fer2013_pools()
+    splits = (
+        ("Training", config["training"], pools["Training"]),
+        ("PublicTest", config["test"], pools["test"]),
+        ("PrivateTest", config["test"], pools["test"]),
+    )
     lines = ["emotion,pixels,Usage"]
-    for usage, rows in splits.items():
-        for index in layout.permutation(len(rows)):
-            code, pixels = rows[index]
-            lines.append(f"{code},{pixels},{usage}")
+    for split, (usage, counts, pool) in enumerate(splits):
+        rows = []
+        for code, (expression, count) in enumerate(zip(FER2013_CLASSES, counts, strict=True)):
+            for sample in range(count):
+                rng = _rng(seed, kind, split, code, sample)
+                face = render_face(fer_identity(rng, pool), 48, color=False)
+                still = render_still(face, _posed_plan(rng, expression, config), rng)
+                rows.append(f"{code},{' '.join(map(str, still.reshape(-1).tolist()))},{usage}")
+        lines += [rows[index] for index in layout.permutation(len(rows))]
     (root / "fer2013.csv").write_text("\n".join(lines) + "\n", encoding="ascii")
 
 
@@ -577,11 +586,22 @@ def demo_config(kind: str, **overrides: Any) -> dict[str, Any]:
         )
     config = {**DEFAULTS[kind], **overrides}
     for key, value in config.items():
-        if isinstance(DEFAULTS[kind][key], tuple):
+        default = DEFAULTS[kind][key]
+        if key in RANGE_SETTINGS:
             pair = tuple(value)
             if len(pair) != 2 or pair[0] > pair[1]:
                 raise ValueError(f"{kind}: setting {key!r} must be a (low, high) pair, got {value}")
             config[key] = pair
+        elif isinstance(default, tuple):
+            counts = tuple(value)
+            if len(counts) != len(default) or not all(
+                isinstance(count, int) and count >= 1 for count in counts
+            ):
+                raise ValueError(
+                    f"{kind}: setting {key!r} must hold {len(default)} counts >= 1 (one per "
+                    f"class, in the order {list(FER2013_CLASSES)}), got {value}"
+                )
+            config[key] = counts
     for key in ("n_subjects", "samples_per_class", "repetitions"):
         if key in config and int(config[key]) < 1:
             raise ValueError(f"{kind}: setting {key!r} must be at least 1, got {config[key]}")

@@ -6,7 +6,9 @@ distances in units of the eye distance. An expression is a weighted set of AUs (
 AU6 + AU12, surprise = AU1 + AU2 + AU5 + AU26, ...). A clip scales the apex field with a
 raised-cosine onset -> apex -> offset envelope and adds per-sample nuisances: random
 amplitude and timing (chosen by the caller), head drift, illumination flicker and sensor
-noise. Frames are warped with ``scipy.ndimage.map_coordinates`` (bilinear).
+noise. Posed (FER) samples add the AUs' appearance changes (``AU_SHADING``: an open mouth,
+teeth, furrows), a head tilt and a side light. Frames are warped with
+``scipy.ndimage.map_coordinates`` (bilinear).
 """
 
 from __future__ import annotations
@@ -65,6 +67,35 @@ ACTION_UNITS: dict[str, tuple[Component, ...]] = {
     ),
 }
 
+#: Appearance changes of an AU that a warp of the neutral face cannot produce (a mouth opening
+#: onto a dark cavity, teeth, furrows and wrinkles, eye whites). One component: anchor points
+#: (as in ``ACTION_UNITS``), offset (u outward, v down) and Gaussian radii (across, down) in
+#: eye distances, and the change of gray level at intensity 1 and ``shading`` 1.
+ShadeComponent = tuple[tuple[str, ...], tuple[float, float], tuple[float, float], float]
+
+AU_SHADING: dict[str, tuple[ShadeComponent, ...]] = {
+    "1": ((("brow_inner_l", "brow_inner_r"), (0.0, -0.25), (0.15, 0.04), -35.0),),  # wrinkles
+    "2": ((("brow_outer_l", "brow_outer_r"), (0.0, -0.25), (0.18, 0.04), -30.0),),
+    "4": ((("glabella",), (0.0, 0.0), (0.04, 0.14), -45.0),),  # vertical furrow between brows
+    "5": ((("lid_upper_l", "lid_upper_r"), (0.0, 0.12), (0.12, 0.04), 12.0),),  # eye whites
+    "6": ((("cheek_l", "cheek_r"), (0.0, -0.05), (0.16, 0.1), 25.0),),  # raised, lit cheeks
+    "7": ((("lid_lower_l", "lid_lower_r"), (0.0, 0.02), (0.12, 0.03), -30.0),),
+    "9": ((("nose_wing_l", "nose_wing_r"), (-0.1, -0.3), (0.05, 0.1), -40.0),),  # bridge folds
+    "10": ((("lip_upper",), (0.0, 0.08), (0.22, 0.04), -40.0),),  # upper teeth's shadow
+    "12": (  # nasolabial folds and a toothy smile
+        (("mouth_l", "mouth_r"), (0.12, -0.25), (0.04, 0.14), -40.0),
+        (("lip_upper",), (0.0, 0.1), (0.25, 0.04), 50.0),
+    ),
+    "14": ((("mouth_l", "mouth_r"), (0.08, 0.0), (0.04, 0.05), -40.0),),  # dimples
+    "15": ((("mouth_l", "mouth_r"), (0.05, 0.2), (0.04, 0.12), -20.0),),
+    "17": ((("chin",), (0.0, -0.05), (0.18, 0.06), -25.0),),
+    "20": ((("lip_upper",), (0.0, 0.1), (0.35, 0.03), -25.0),),  # a stretched dark lip line
+    "23": ((("lip_upper",), (0.0, 0.1), (0.18, 0.03), -35.0),),
+    "24": ((("lip_upper",), (0.0, 0.1), (0.22, 0.03), -45.0),),
+    "25": ((("lip_upper",), (0.0, 0.15), (0.2, 0.05), -40.0),),
+    "26": ((("lip_upper",), (0.0, 0.3), (0.18, 0.16), -70.0),),  # open mouth
+}
+
 #: Expression -> AU intensities. "R"/"L" marks a one-sided AU (FACS: the subject's right or
 #: left, i.e. the image's left or right side of a frontal face).
 EXPRESSIONS: dict[str, dict[str, float]] = {
@@ -81,7 +112,7 @@ EXPRESSIONS: dict[str, dict[str, float]] = {
 
 #: Typical apex amplitudes (fraction of the eye distance moved by an AU of intensity 1).
 MICRO_AMPLITUDE = 0.05
-MACRO_AMPLITUDE = 0.12
+MACRO_AMPLITUDE = 0.3
 
 
 def facial_points(landmarks: np.ndarray) -> tuple[dict[str, np.ndarray], float, np.ndarray]:
@@ -184,6 +215,37 @@ def displacement_field(
     return field.astype(np.float32)
 
 
+def shading_map(
+    landmarks: np.ndarray, units: Mapping[str, float], shape: tuple[int, int], shading: float
+) -> np.ndarray:
+    """Apex change of gray level [H, W] of an AU set's appearance (``AU_SHADING``)."""
+    height, width = shape
+    shade = np.zeros((height, width), dtype=np.float64)
+    if not units or shading == 0:
+        return shade.astype(np.float32)
+    points, distance, axes = facial_points(landmarks)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    for code, intensity in units.items():
+        number, only_side = _parse_unit(code)
+        for names, (outward, downward), (across, down), delta in AU_SHADING.get(number, ()):
+            for name in names:
+                side = name[-1] if len(names) == 2 else None
+                if only_side is not None and side is not None and side != only_side:
+                    continue
+                direction = -1.0 if side == "l" else 1.0
+                centre = points[name] + distance * (
+                    direction * outward * axes[0] + downward * axes[1]
+                )
+                along_u = (xs - centre[0]) * axes[0, 0] + (ys - centre[1]) * axes[0, 1]
+                along_v = (xs - centre[0]) * axes[1, 0] + (ys - centre[1]) * axes[1, 1]
+                window = np.exp(
+                    -(along_u**2) / (2 * (across * distance) ** 2)
+                    - along_v**2 / (2 * (down * distance) ** 2)
+                )
+                shade += shading * intensity * delta * window
+    return shade.astype(np.float32)
+
+
 def envelope(
     n_frames: int, onset: int, apex: int, offset: int, residual: float = 0.0
 ) -> np.ndarray:
@@ -226,6 +288,9 @@ class MotionPlan:
     gain: float  # brightness of this recording
     flicker: float  # standard deviation of the per-frame brightness
     noise: float  # standard deviation of the sensor noise (gray levels)
+    shading: float = 0.0  # strength of the AUs' appearance changes (``AU_SHADING``)
+    tilt: float = 0.0  # in-plane head rotation (degrees, about the frame centre)
+    light: tuple[float, float] = (0.0, 0.0)  # brightness change across the frame (x, y), fraction
 
     @property
     def action_units(self) -> str:
@@ -247,9 +312,15 @@ def plan_motion(
     flicker: float = 0.006,
     noise: float = 1.2,
     residual: float = 0.1,
+    shading: float = 0.0,
+    tilt: float = 0.0,
+    lighting: float = 0.0,
 ) -> MotionPlan:
     """Draw a sample's variation: amplitude x U(1 -/+ amplitude_jitter), AU intensities
-    x U(0.8, 1.2), brightness, a static face offset, head drift, residual and noise levels.
+    x U(0.8, 1.2), brightness, a static face offset, head drift, residual and noise levels,
+    and where asked the AUs' appearance changes at ``shading`` x U(0.8, 1.2), a head tilt in
+    U(-tilt, tilt) degrees and a side light whose brightness
+    changes by up to ``lighting`` (a fraction) across the frame.
 
     ``expression`` is a key of ``EXPRESSIONS`` or an explicit AU -> intensity mapping.
     """
@@ -259,7 +330,7 @@ def plan_motion(
     offset = n_frames - 1 if offset is None else offset
     drift_angle = rng.uniform(0.0, 2 * np.pi)
     drift_length = drift * rng.uniform(0.3, 1.0)
-    return MotionPlan(
+    plan = MotionPlan(
         expression=name,
         units=jittered,
         amplitude=float(amplitude * rng.uniform(1 - amplitude_jitter, 1 + amplitude_jitter)),
@@ -278,6 +349,19 @@ def plan_motion(
         flicker=flicker,
         noise=noise,
     )
+    # drawn last and only when asked, so that samples without them keep their random streams
+    if shading > 0:
+        plan = replace(plan, shading=float(shading * rng.uniform(0.8, 1.2)))
+    if tilt > 0:
+        plan = replace(plan, tilt=float(rng.uniform(-tilt, tilt)))
+    if lighting > 0:
+        light_angle = rng.uniform(0.0, 2 * np.pi)
+        strength = lighting * rng.uniform(0.3, 1.0)
+        plan = replace(
+            plan,
+            light=(float(strength * np.cos(light_angle)), float(strength * np.sin(light_angle))),
+        )
+    return plan
 
 
 def warp_frame(image: np.ndarray, field: np.ndarray, grid: np.ndarray | None = None) -> np.ndarray:
@@ -297,12 +381,36 @@ def warp_frame(image: np.ndarray, field: np.ndarray, grid: np.ndarray | None = N
     return np.stack(channels, axis=-1)
 
 
+def _tilt_field(grid: np.ndarray, degrees: float) -> np.ndarray:
+    """Displacement [2, H, W] (dy, dx) that rotates the frame by ``degrees`` about its centre."""
+    height, width = grid.shape[1:]
+    centre = np.array([(height - 1) / 2, (width - 1) / 2], dtype=np.float32)[:, None, None]
+    angle = np.deg2rad(degrees)
+    cos, sin = np.float32(np.cos(angle)), np.float32(np.sin(angle))
+    dy, dx = grid - centre
+    # backward mapping: output(p) = image(centre + R^-1 (p - centre))
+    source_y = -sin * dx + cos * dy
+    source_x = cos * dx + sin * dy
+    return np.stack([dy - source_y, dx - source_x])
+
+
+def _light_map(shape: tuple[int, int], light: tuple[float, float]) -> np.ndarray:
+    """Brightness factor [H, W, 1]: 1 at the centre, 1 -/+ light/2 at the frame's sides."""
+    height, width = shape
+    ys = np.linspace(-0.5, 0.5, height, dtype=np.float32)[:, None]
+    xs = np.linspace(-0.5, 0.5, width, dtype=np.float32)[None, :]
+    return (1.0 + np.float32(light[0]) * xs + np.float32(light[1]) * ys)[:, :, None]
+
+
 def render_clip(face: Face, plan: MotionPlan, rng: np.random.Generator) -> np.ndarray:
     """Frames [T, H, W, C] uint8 of ``face`` performing ``plan`` (C = ``face.channels``)."""
     height, width = face.image.shape[:2]
     apex_field = displacement_field(face.landmarks, plan.units, (height, width), plan.amplitude)
+    apex_shade = shading_map(face.landmarks, plan.units, (height, width), plan.shading)[:, :, None]
     levels = envelope(plan.n_frames, plan.onset, plan.apex, plan.offset, plan.residual)
     grid = np.mgrid[0:height, 0:width].astype(np.float32)
+    head = _tilt_field(grid, plan.tilt) if plan.tilt else None
+    lighting = _light_map((height, width), plan.light) if any(plan.light) else None
     progress = np.linspace(0.0, 1.0, plan.n_frames) if plan.n_frames > 1 else np.zeros(1)
     tremor = rng.normal(0.0, plan.jitter, size=(plan.n_frames, 2))
     gains = plan.gain * (1.0 + rng.normal(0.0, plan.flicker, size=plan.n_frames))
@@ -311,9 +419,14 @@ def render_clip(face: Face, plan: MotionPlan, rng: np.random.Generator) -> np.nd
         move_x = plan.shift[0] + plan.drift[0] * progress[index] + tremor[index, 0]
         move_y = plan.shift[1] + plan.drift[1] * progress[index] + tremor[index, 1]
         field = levels[index] * apex_field
+        if head is not None:
+            field += head
         field[0] += move_y
         field[1] += move_x
-        frame = warp_frame(face.image, field, grid) * np.float32(gains[index])
+        image = face.image + levels[index] * apex_shade if plan.shading else face.image
+        frame = warp_frame(image, field, grid) * np.float32(gains[index])
+        if lighting is not None:
+            frame *= lighting
         if plan.noise > 0:
             frame += plan.noise * rng.standard_normal(frame.shape, dtype=np.float32)
         frames[index] = np.clip(np.rint(frame), 0, 255)

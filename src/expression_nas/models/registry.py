@@ -11,6 +11,8 @@ from torch import nn
 
 from expression_nas.models.darts_net import FAMILY as DARTS_FAMILY
 from expression_nas.models.darts_net import DartsNetwork, validate_darts_spec
+from expression_nas.models.plain_cnn_net import FAMILY as PLAIN_CNN_FAMILY
+from expression_nas.models.plain_cnn_net import PlainCnn, validate_plain_cnn_spec
 from expression_nas.models.rnas_net import FAMILY as RNAS_FAMILY
 from expression_nas.models.rnas_net import RnasNetwork, validate_rnas_spec
 from expression_nas.nas.spec import validate_spec
@@ -27,6 +29,7 @@ class ModelFamily:
 MODEL_FAMILIES: dict[str, ModelFamily] = {
     RNAS_FAMILY: ModelFamily(build=RnasNetwork, validate=validate_rnas_spec),
     DARTS_FAMILY: ModelFamily(build=DartsNetwork, validate=validate_darts_spec),
+    PLAIN_CNN_FAMILY: ModelFamily(build=PlainCnn, validate=validate_plain_cnn_spec),
 }
 
 
