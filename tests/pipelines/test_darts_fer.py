@@ -17,7 +17,7 @@ from test_data_preparation import _config, _merge
 from expression_nas.pipelines.darts_fer.pipeline import DEMO_CORPORA, fer_pipelines
 
 TINY_FER_DEMO = {
-    "demo_fer2013": {"per_class": (3, 4)},
+    "demo_fer2013": {"training": (4, 2, 4, 4, 4, 4, 4), "test": (2, 1, 2, 2, 2, 2, 2)},
     "demo_ckplus": {"n_subjects": 4},
     "demo_jaffe": {"n_subjects": 4, "repetitions": 1},
 }

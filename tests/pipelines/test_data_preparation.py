@@ -20,7 +20,12 @@ from expression_nas.pipelines.data_preparation.pipeline import corpus_pipeline
 
 PROJECT = Path(__file__).resolve().parents[2]
 #: Small generator settings per corpus kind, so a run takes seconds.
-TINY_DEMO = {"casme2": {"samples_per_class": 1}, "jaffe": {"repetitions": 1}}
+TINY_DEMO = {
+    "casme2": {"samples_per_class": 1},
+    "fer2013": {"training": (3, 1, 3, 3, 3, 3, 3), "test": (1, 1, 1, 1, 1, 1, 1)},
+    "ckplus": {"n_subjects": 3, "unlabelled": 1},
+    "jaffe": {"n_subjects": 3, "repetitions": 1},
+}
 
 
 def _config() -> tuple[dict, dict]:
