@@ -18,8 +18,6 @@ from expression_nas.parameters.common import ParameterModel, PositiveInt, Seed
 CorpusKind = Literal["casme2", "samm", "smic", "composite", "fer2013", "ckplus", "jaffe"]
 #: Corpus kinds made of clips, which are resampled to a fixed length.
 CLIP_KINDS = ("casme2", "samm", "smic", "composite")
-#: The source corpora of the composite (MEGC2019), each with its own root.
-COMPOSITE_SOURCES = ("casme2", "samm", "smic")
 
 
 class AlignmentParams(ParameterModel):
