@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from expression_nas.experiments.rnas_mer import plan_searches
+from expression_nas.experiments.rnas_mer import plan_searches, trained_spec
+from expression_nas.parameters import RnasMerParams
 
 
 def _samples(sources: dict[str, int]) -> pd.DataFrame:
@@ -42,3 +43,10 @@ def test_subject_groups_on_one_corpus_and_bad_settings():
         plan_searches(samples, "by_source", seed=0)
     with pytest.raises(ValueError, match=">= 2"):
         plan_searches(samples, 1, seed=0)
+
+
+def test_the_derived_network_is_trained_with_the_training_dropout():
+    searched = {"family": "rnas", "dropout": 0.0}
+    params = RnasMerParams(training={"dropout": 0.3})
+    assert trained_spec(searched, params) == {"family": "rnas", "dropout": 0.3}
+    assert searched["dropout"] == 0.0

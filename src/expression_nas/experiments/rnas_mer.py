@@ -169,12 +169,19 @@ def search_for_group(
     return {"spec": spec, "history": result.history, "seconds": result.seconds, "drawing": drawing}
 
 
+def trained_spec(spec: dict[str, Any], params: RnasMerParams) -> dict[str, Any]:
+    """The searched architecture as it is trained: with the training's dropout rate before
+    the classifier."""
+    return {**spec, "dropout": params.training.dropout}
+
+
 def train_network(
     spec: dict[str, Any], view: FoldView, params: RnasMerParams, log_epochs: bool = False
 ) -> torch.nn.Module:
-    """Train ``build_model(spec)`` from scratch for a fixed number of epochs on ``view``."""
+    """Train the network of ``trained_spec(spec)`` from scratch for a fixed number of epochs on
+    ``view``."""
     torch.manual_seed(params.seed)
-    model = build_model(spec)
+    model = build_model(trained_spec(spec, params))
     config = optimizer_config(params.training)
     loader = make_loader(
         ClipDataset(
@@ -349,7 +356,9 @@ def train_release_model(
     input_shape = (1, 3 if clips.ndim == 5 else 1, *clips.shape[1:4])
     profiles = {}
     for group, spec in specs.items():
-        profiles[group] = profile_model(build_model(spec), input_shape, device)
+        profiles[group] = profile_model(
+            build_model(spec), input_shape, device, params.profiling.latency_repeats
+        )
     release_group = sorted(specs)[0]
     everyone = np.arange(len(samples))
     with tracking.nested_run(f"model[{params.variant}]", tags={"kind": "model"}):
@@ -367,7 +376,7 @@ def train_release_model(
             log_epochs=True,
         )
         tracking.log_metrics({f"release_{k}": v for k, v in profiles[release_group].items()})
-        tracking.log_dict(specs[release_group], "architecture_spec.json")
+        tracking.log_dict(trained_spec(specs[release_group], params), "architecture_spec.json")
         tracking.log_torch_model(model.cpu().eval())
     return {
         "release_architecture": release_group,
