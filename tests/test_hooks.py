@@ -70,11 +70,10 @@ def test_a_session_refuses_invalid_parameters_before_the_run(override, key):
         session.run(pipeline_names=["darts_fer"], runner=_RefusingRunner())
 
 
-def _logged_params(hook: MlflowHook, inputs: dict, tmp_path: Path, name: str) -> dict:
+def _logged_params(hook: MlflowHook, inputs: dict, experiment: str, name: str) -> dict:
     hook.flatten, hook.recursive, hook.sep = True, True, "."  # conf/base/mlflow.yml
     hook.long_params_strategy = "tag"
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    with mlflow.start_run(run_name=name) as run:
+    with mlflow.start_run(experiment_id=experiment, run_name=name) as run:
         node = Node(lambda *args: None, list(inputs), None, name="node")
         hook.before_node_run(node=node, catalog=None, inputs=inputs, is_async=False)
     return mlflow.get_run(run.info.run_id).data.params
@@ -86,6 +85,8 @@ def test_mlflow_logs_typed_parameters_under_the_keys_of_the_dicts(tmp_path):
     )["parameters"]
     typed = check_parameters(raw)
     corpus = "data_preparation.corpora.demo_composite"
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = mlflow.create_experiment("hooks", (tmp_path / "artifacts").as_uri())
 
     def inputs(source, composite):
         return {"params:rnas_mer": source["rnas_mer"], f"params:{corpus}": composite}
@@ -93,13 +94,13 @@ def test_mlflow_logs_typed_parameters_under_the_keys_of_the_dicts(tmp_path):
     logged = _logged_params(
         TypedParamsMlflowHook(),
         inputs(typed, typed["data_preparation"].corpora["demo_composite"]),
-        tmp_path,
+        experiment,
         "typed",
     )
     before = _logged_params(
         MlflowHook(),
         inputs(raw, raw["data_preparation"]["corpora"]["demo_composite"]),
-        tmp_path,
+        experiment,
         "dicts",
     )
     assert logged == before

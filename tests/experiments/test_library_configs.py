@@ -1,7 +1,7 @@
 """The library configs built from the typed parameters: the demo's (conf/base) settings, as the
 parameter dicts gave them before the typed models, and the variant switches."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import get_args
 
 import pytest
@@ -119,6 +119,14 @@ def test_a_corpus_overrides_only_the_alignment_keys_it_gives():
     assert (merged.size, merged.enabled, merged.min_score) == (48, False, 0.8)
     assert alignment_config(merged) == AlignmentConfig(size=48, min_score=0.8)
     assert CorpusParams(kind="jaffe", root="x", classes=["happy"]).alignment_over(shared) == shared
+
+
+def test_every_alignment_setting_reaches_the_aligner():
+    """All but ``enabled`` (whether the aligner runs) and the two policies the aligner gains
+    with the data-preparation work on main (``unreadable_frame``, ``multiple_faces``)."""
+    aligner = {field.name for field in fields(AlignmentConfig)}
+    pending = {"unreadable_frame", "multiple_faces"}
+    assert set(AlignmentParams.model_fields) - {"enabled"} - pending == aligner
 
 
 def test_augmentation_config_leaves_the_copy_plan_out():

@@ -3,7 +3,9 @@ the models keep the keys that MLflow, DVC and ``--params`` use."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
@@ -11,15 +13,19 @@ from kedro.config import OmegaConfigLoader
 from kedro.validation.parameter_validator import ParameterValidator
 from kedro.validation.type_extractor import TypeExtractor
 
+from expression_nas.corpora.registry import LOADERS
 from expression_nas.parameters import (
     PARAMETER_MODELS,
     AlignmentParams,
     AugmentationParams,
+    CorpusParams,
     DartsFerParams,
     RnasMerParams,
     check_parameters,
 )
+from expression_nas.parameters.data_preparation import LOADER_OPTIONS, CorpusKind
 from expression_nas.pipeline_registry import register_pipelines
+from expression_nas.preprocessing.normalization import METHODS
 from expression_nas.settings import CONFIG_LOADER_ARGS
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -103,6 +109,13 @@ def test_the_early_check_covers_every_typed_node_parameter(typed_requirements):
         for part in path:
             value = value[part] if isinstance(value, dict) else getattr(value, part)
         assert type(value) is required, key
+
+
+def test_the_choices_are_what_the_library_takes():
+    assert set(get_args(CorpusKind)) == set(LOADERS)
+    assert get_args(CorpusParams.model_fields["interpolation"].annotation) == METHODS
+    for kind, options in LOADER_OPTIONS.items():
+        assert options <= set(inspect.signature(LOADERS[kind]).parameters)
 
 
 def _dvc_params() -> list[tuple[str, str]]:
