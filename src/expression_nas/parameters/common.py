@@ -28,7 +28,7 @@ Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
 """A dropout probability: 0 (off) up to, not including, 1."""
 
 PositiveInt = Annotated[int, Field(ge=1)]
-Seed = Annotated[int, Field(ge=0, description="seed of every random draw of the pipeline")]
+Seed = Annotated[int, Field(ge=0)]
 Device = Annotated[
     str,
     Field(

@@ -128,7 +128,9 @@ class DartsFerParams(ParameterModel):
     """``darts_fer``: a DARTS or DARTS-STN cell search on the training split of the search
     corpus, then the derived network trained and evaluated on every evaluation corpus."""
 
-    seed: Seed = 0
+    seed: Seed = Field(
+        0, description="seed of the search split and folds, initialisations and batch order"
+    )
     device: Device = "auto"
     checkpoint_dir: Annotated[str, only_placeholders("method")] = Field(
         "data/06_models/{method}/checkpoints",

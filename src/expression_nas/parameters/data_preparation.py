@@ -65,7 +65,7 @@ class AugmentationParams(ParameterModel):
     """Augmented copies of every sample, one random transform per clip applied to all its
     frames (``preprocessing.augmentation``; seed 003 sec. 4.2.4)."""
 
-    seed: Seed = 0
+    seed: Seed = Field(0, description="seed of the transforms and of the class-balancing draw")
     copies: int = Field(1, ge=0, description="augmented copies per sample")
     balance_classes: bool = Field(
         False, description="fill every class up to (1 + copies) times the largest one"

@@ -124,7 +124,9 @@ class RnasMerParams(ParameterModel):
         "no_attention: no eta refinement; fixed_path: no beta, evenly spread down-sampling; "
         "no_prev_prev: cells without the l-2 input) or the autodeeplab3d baseline",
     )
-    seed: Seed = 0
+    seed: Seed = Field(
+        0, description="seed of the subject groups and splits, initialisations and batch order"
+    )
     device: Device = "auto"
     search_groups: Annotated[Literal["by_source"] | int, BeforeValidator(_search_groups)] = Field(
         "by_source",
