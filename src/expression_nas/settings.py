@@ -13,6 +13,13 @@ for variable, value in {
 }.items():
     os.environ.setdefault(variable, value)
 
+# imported once the variables are set: it imports MLflow
+from expression_nas.hooks import ParameterCheckHook, TypedParamsMlflowHook  # noqa: E402
+
+# kedro-mlflow's own hook is replaced by a subclass that logs typed parameters by their keys.
+HOOKS = (ParameterCheckHook(), TypedParamsMlflowHook())
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from expression_nas.experiments.darts_fer import comparison_table, final_spec, search_split
+from expression_nas.parameters.darts_fer import FinalNetworkParams
 
 GENOTYPE = {
     "normal": [
@@ -53,7 +54,8 @@ def test_search_split_refuses_a_corpus_without_a_standard_split():
 
 
 def test_final_spec_resizes_the_network_and_keeps_the_cells():
-    spec = final_spec(SEARCHED, {"channels": 36, "layers": 20, "dropout": None}, 8, 3)
+    network = FinalNetworkParams(channels=36, layers=20, dropout=None)
+    spec = final_spec(SEARCHED, network, 8, 3)
     assert (spec["channels"], spec["layers"], spec["num_classes"], spec["in_channels"]) == (
         36,
         20,
@@ -61,7 +63,7 @@ def test_final_spec_resizes_the_network_and_keeps_the_cells():
         3,
     )
     assert spec["genotype"] == GENOTYPE and spec["dropout"] == 0.2  # null keeps the tuned rate
-    assert final_spec(SEARCHED, {"channels": 8, "layers": 5, "dropout": 0.0}, 7, 1)["dropout"] == 0
+    assert final_spec(SEARCHED, FinalNetworkParams(), 7, 1)["dropout"] == 0
     assert SEARCHED["channels"] == 4  # the searched spec is not modified
 
 

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from expression_nas.experiments.rnas_mer import VARIANTS, plan_searches, search_config
-from expression_nas.nas.rnas.operations import PLAIN_3D_OPERATIONS
+from expression_nas.experiments.rnas_mer import plan_searches, trained_spec
+from expression_nas.parameters import RnasMerParams
 
 
 def _samples(sources: dict[str, int]) -> pd.DataFrame:
@@ -45,22 +45,8 @@ def test_subject_groups_on_one_corpus_and_bad_settings():
         plan_searches(samples, 1, seed=0)
 
 
-def test_variants_switch_the_search_space():
-    params = {
-        "variant": "autodeeplab3d",
-        "search_space": {
-            "layers": 2,
-            "nodes": 2,
-            "channels": 4,
-            "levels": 2,
-            "stem_stride": [2, 2, 2],
-            "partial_channel_k": 2,
-        },
-    }
-    config = search_config(params, n_classes=3, in_channels=1)
-    assert config.operations == tuple(PLAIN_3D_OPERATIONS) and not config.search_attention
-    assert search_config({**params, "variant": "fixed_path"}, 3, 1).search_path is False
-    assert search_config({**params, "variant": "no_prev_prev"}, 3, 1).use_prev_prev is False
-    with pytest.raises(ValueError, match="variant"):
-        search_config({**params, "variant": "mystery"}, 3, 1)
-    assert set(VARIANTS) >= {"rnas", "no_hybrid", "no_attention", "fixed_path", "no_prev_prev"}
+def test_the_derived_network_is_trained_with_the_training_dropout():
+    searched = {"family": "rnas", "dropout": 0.0}
+    params = RnasMerParams(training={"dropout": 0.3})
+    assert trained_spec(searched, params) == {"family": "rnas", "dropout": 0.3}
+    assert searched["dropout"] == 0.0

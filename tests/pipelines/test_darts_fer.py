@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
-from test_data_preparation import _config, _merge
+from test_data_preparation import _config, _merge, add_preparation_parameters
 
+from expression_nas.parameters import check_parameters
 from expression_nas.pipelines.darts_fer.pipeline import DEMO_CORPORA, fer_pipelines
 
 TINY_FER_DEMO = {
@@ -43,15 +44,12 @@ def finished_run(tmp_path_factory, single_torch_thread):
     darts = _merge(parameters["darts_fer"], TINY_DARTS)
     darts["checkpoint_dir"] = str(tmp_path / darts["checkpoint_dir"])
     catalog = DataCatalog.from_config(catalog_config)
-    catalog["params:data_preparation.alignment"] = prep["alignment"]
-    catalog["params:data_preparation.augmentation"] = prep["augmentation"]
     for corpus, demo in TINY_FER_DEMO.items():
         settings = prep["corpora"][corpus]
         settings["demo"] = demo
         settings["root"] = str(tmp_path / settings["root"])
-        catalog[f"params:data_preparation.corpora.{corpus}"] = settings
-        catalog[f"params:data_preparation.corpora.{corpus}.classes"] = settings["classes"]
-    catalog["params:darts_fer"] = darts
+    add_preparation_parameters(catalog, prep, list(TINY_FER_DEMO))
+    catalog["params:darts_fer"] = check_parameters({"darts_fer": darts})["darts_fer"]
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = mlflow.create_experiment(

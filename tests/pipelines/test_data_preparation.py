@@ -16,6 +16,7 @@ from kedro.runner import SequentialRunner
 
 from expression_nas.corpora.casme2 import load_casme2
 from expression_nas.demo import generate_demo_corpus
+from expression_nas.parameters import InvalidParametersError, check_parameters
 from expression_nas.pipelines.data_preparation.pipeline import corpus_pipeline
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -61,11 +62,20 @@ def _run(corpus: str, tmp_path: Path, edit=None) -> DataCatalog:
     if edit:
         edit(settings)
     catalog = DataCatalog.from_config(catalog_config)
-    catalog["params:data_preparation.alignment"] = settings["alignment"]
-    catalog["params:data_preparation.augmentation"] = settings["augmentation"]
-    catalog[f"params:data_preparation.corpora.{corpus}"] = settings["corpora"][corpus]
+    add_preparation_parameters(catalog, settings, [corpus])
     SequentialRunner().run(corpus_pipeline(corpus), catalog)
     return catalog
+
+
+def add_preparation_parameters(catalog: DataCatalog, settings: dict, corpora: list[str]) -> None:
+    """The typed ``data_preparation`` parameters the nodes of ``corpora`` take, checked and
+    instantiated from ``settings`` as a Kedro session would."""
+    typed = check_parameters({"data_preparation": settings})["data_preparation"]
+    catalog["params:data_preparation.alignment"] = typed.alignment
+    catalog["params:data_preparation.augmentation"] = typed.augmentation
+    for corpus in corpora:
+        catalog[f"params:data_preparation.corpora.{corpus}"] = typed.corpora[corpus]
+        catalog[f"params:data_preparation.corpora.{corpus}.classes"] = typed.corpora[corpus].classes
 
 
 def test_mer_corpus_end_to_end(tmp_path):
@@ -162,5 +172,8 @@ def test_unknown_class_in_parameters_is_a_clear_error(tmp_path):
     def misspell(settings):
         settings["corpora"]["demo_smic"]["classes"] = ["negative", "positiv"]
 
-    with pytest.raises(Exception, match="positiv"):
+    with pytest.raises(
+        InvalidParametersError, match=r"data_preparation\.corpora\.demo_smic.*positiv"
+    ):
         _run("demo_smic", tmp_path, misspell)
+    assert not (tmp_path / "data/02_intermediate/demo_smic").exists()  # before any node ran

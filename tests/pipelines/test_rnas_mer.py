@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
-from test_data_preparation import TINY_DEMO, _config, _merge
+from test_data_preparation import TINY_DEMO, _config, _merge, add_preparation_parameters
 
+from expression_nas.parameters import check_parameters
 from expression_nas.pipelines.rnas_mer.pipeline import create_pipeline
 
 TINY_RNAS = {
@@ -44,11 +45,8 @@ def finished_run(tmp_path_factory):
     rnas["checkpoint_dir"] = str(tmp_path / rnas["checkpoint_dir"])
 
     catalog = DataCatalog.from_config(catalog_config)
-    catalog["params:data_preparation.alignment"] = prep["alignment"]
-    catalog["params:data_preparation.augmentation"] = prep["augmentation"]
-    catalog["params:data_preparation.corpora.demo_composite"] = corpus
-    catalog["params:data_preparation.corpora.demo_composite.classes"] = corpus["classes"]
-    catalog["params:rnas_mer"] = rnas
+    add_preparation_parameters(catalog, prep, ["demo_composite"])
+    catalog["params:rnas_mer"] = check_parameters({"rnas_mer": rnas})["rnas_mer"]
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = mlflow.create_experiment(

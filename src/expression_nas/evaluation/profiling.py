@@ -106,12 +106,16 @@ def inference_latency_ms(
 
 
 def profile_model(
-    model: nn.Module, input_shape: Sequence[int], device: str | torch.device = "cpu"
+    model: nn.Module,
+    input_shape: Sequence[int],
+    device: str | torch.device = "cpu",
+    latency_repeats: int = 10,
 ) -> dict[str, float | int]:
-    """All costs of ``model`` as one flat dict (ready for ``mlflow.log_metrics``)."""
+    """All costs of ``model`` as one flat dict (ready for ``mlflow.log_metrics``); the latency
+    over ``latency_repeats`` timed forward passes."""
     with _on_device(model, torch.device(device)):
         flops = count_flops(model, input_shape)
-    latency = inference_latency_ms(model, input_shape, device)
+    latency = inference_latency_ms(model, input_shape, device, repeats=latency_repeats)
     costs = {
         "parameters": count_parameters(model),
         "flops": flops,

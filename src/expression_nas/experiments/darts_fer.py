@@ -30,25 +30,31 @@ from expression_nas.experiments.fer_evaluation import (
     evaluate_fer,
     summarize_fer,
 )
+from expression_nas.experiments.library_configs import (
+    darts_search_config,
+    optimizer_config,
+    search_settings,
+    stn_settings,
+)
 from expression_nas.models.registry import build_model
 from expression_nas.nas.darts.drawing import draw_genotype
-from expression_nas.nas.darts.search_space import DartsSearchConfig, DartsSupernet
-from expression_nas.nas.search_loop import SearchSettings, fingerprint, run_search
-from expression_nas.nas.stn_search import StnSettings, StnStrategy
+from expression_nas.nas.darts.search_space import DartsSupernet
+from expression_nas.nas.search_loop import fingerprint, run_search
+from expression_nas.nas.stn_search import StnStrategy
+from expression_nas.parameters import DartsFerParams
+from expression_nas.parameters.darts_fer import FinalNetworkParams
 from expression_nas.training.data import ImageDataset, make_loader
-from expression_nas.training.loop import OptimizerConfig, resolve_device
+from expression_nas.training.loop import resolve_device
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("darts", "darts_stn")
 
-
-def _image_geometry(images: np.ndarray) -> tuple[int, list[int]]:
-    """(channels, [H, W]) of an image array [N, H, W] or [N, H, W, 3]."""
+def _image_geometry(images: np.ndarray) -> tuple[int, tuple[int, int]]:
+    """(channels, (H, W)) of an image array [N, H, W] or [N, H, W, 3]."""
     if images.ndim == 3:
-        return 1, list(images.shape[1:3])
+        return 1, images.shape[1:3]
     if images.ndim == 4 and images.shape[-1] == 3:
-        return 3, list(images.shape[1:3])
+        return 3, images.shape[1:3]
     raise ValueError(f"expected images [N, H, W] or [N, H, W, 3], got {images.shape}")
 
 
@@ -71,71 +77,50 @@ def search_split(samples: pd.DataFrame, seed: int, train_portion: float) -> dict
     return {"train": sorted(shuffled[:cut].tolist()), "val": sorted(shuffled[cut:].tolist())}
 
 
-def search_config(
-    params: dict[str, Any], strategy: str, n_classes: int, images: np.ndarray
-) -> DartsSearchConfig:
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy {strategy!r} is not one of {STRATEGIES}")
-    in_channels, size = _image_geometry(images)
-    space = dict(params["search_space"])
-    stn = params["stn"]
-    return DartsSearchConfig(
-        in_channels=in_channels,
-        num_classes=n_classes,
-        input_size=tuple(size),
-        stn=strategy == "darts_stn",
-        tune_dropout=strategy == "darts_stn" and bool(stn["tune_dropout"]),
-        initial_dropout=float(stn["initial_dropout"]),
-        **space,
-    )
-
-
 def run_darts_search(
     images: np.ndarray,
     samples: pd.DataFrame,
     split: dict[str, list[int]],
-    params: dict[str, Any],
+    params: DartsFerParams,
     strategy: str,
     classes: list[str],
     checkpoint_dir: Path,
 ) -> dict[str, Any]:
     """One DARTS or DARTS-STN search; returns the spec, histories, seconds and drawing."""
-    device = resolve_device(params["device"])
+    device = resolve_device(params.device)
     labels = samples["label_index"].to_numpy(dtype=np.int64)
-    config = search_config(params, strategy, len(classes), images)
-    search = dict(params["search"])
-    resume = search.pop("resume")
-    search.pop("train_portion")
-    if strategy == "darts_stn":  # the STN strategy has its own hypergradient: no order
-        search.pop("order")
-    settings = SearchSettings(**search, seed=params["seed"])
+    in_channels, size = _image_geometry(images)
+    config = darts_search_config(params, strategy, len(classes), in_channels, size)
+    settings = search_settings(params.search, params.seed)
+    # what the search's results depend on (the STN strategy has its own hypergradient: no order)
+    search = params.search.model_dump(
+        exclude={"resume", "train_portion", *(["order"] if strategy == "darts_stn" else [])}
+    )
+    stn = params.stn.model_dump(exclude={"tune_dropout", "initial_dropout"})
     train_rows, val_rows = np.asarray(split["train"]), np.asarray(split["val"])
     loader_train = make_loader(
         ImageDataset(images, train_rows, labels[train_rows]),
         settings.batch_size,
         True,
-        params["seed"],
+        params.seed,
     )
     loader_val = make_loader(  # shuffled too, as DARTS samples its architecture batches
-        ImageDataset(images, val_rows, labels[val_rows]), settings.batch_size, True, params["seed"]
+        ImageDataset(images, val_rows, labels[val_rows]), settings.batch_size, True, params.seed
     )
-    stn_settings = {
-        k: v for k, v in params["stn"].items() if k not in ("tune_dropout", "initial_dropout")
-    }
-    key = fingerprint(strategy, config.to_dict(), search, stn_settings, params["seed"], split)
+    key = fingerprint(strategy, config.to_dict(), search, stn, params.seed, split)
     checkpoint = checkpoint_dir / f"search_{strategy}_{key}.pt"
-    if not resume and checkpoint.exists():
+    if not params.search.resume and checkpoint.exists():
         checkpoint.unlink()
 
-    torch.manual_seed(params["seed"])
+    torch.manual_seed(params.seed)
     model = DartsSupernet(config).to(device)
     search_strategy = (
         StnStrategy(
             model,
-            StnSettings(**stn_settings),
+            stn_settings(params.stn),
             settings.arch_lr,
             settings.arch_weight_decay,
-            seed=params["seed"],
+            seed=params.seed,
         )
         if strategy == "darts_stn"
         else None
@@ -148,7 +133,7 @@ def run_darts_search(
                 "val_images": len(val_rows),
                 "search_space": config.to_dict(),
                 "search": search,
-                **({"stn": stn_settings} if strategy == "darts_stn" else {}),
+                **({"stn": stn} if strategy == "darts_stn" else {}),
             }
         )
 
@@ -185,19 +170,19 @@ def run_darts_search(
 
 
 def final_spec(
-    searched: dict[str, Any], network: dict[str, Any], n_classes: int, in_channels: int
+    searched: dict[str, Any], network: FinalNetworkParams, n_classes: int, in_channels: int
 ) -> dict[str, Any]:
     """The searched cells in the final (usually larger) network for one corpus."""
     spec = copy.deepcopy(searched)
     spec.update(
-        channels=int(network["channels"]),
-        layers=int(network["layers"]),
+        channels=network.channels,
+        layers=network.layers,
         num_classes=n_classes,
         in_channels=in_channels,
     )
     for key in ("dropout", "cell_dropout"):  # null: keep the rate DARTS-STN tuned (DARTS: 0)
-        if network.get(key) is not None:
-            spec[key] = float(network[key])
+        if getattr(network, key) is not None:
+            spec[key] = getattr(network, key)
     return spec
 
 
@@ -206,7 +191,7 @@ def evaluate_corpus(
     samples: pd.DataFrame,
     augmented: tuple[np.ndarray, pd.DataFrame] | None,
     searched: dict[str, Any],
-    params: dict[str, Any],
+    params: DartsFerParams,
     classes: list[str],
     corpus: str,
     strategy: str,
@@ -214,21 +199,24 @@ def evaluate_corpus(
 ) -> tuple[pd.DataFrame, dict[str, Any], Figure]:
     """Train the derived network on ``corpus`` under its protocol; the pooled predictions,
     metrics (with the network's costs and the search cost) and confusion matrix."""
-    device = resolve_device(params["device"])
-    protocol = params["evaluation"][corpus]
+    device = resolve_device(params.device)
+    evaluation = params.evaluation[corpus]
     in_channels, size = _image_geometry(images)
 
-    spec = final_spec(searched, params["final_network"], len(classes), in_channels)
+    spec = final_spec(searched, params.final_network, len(classes), in_channels)
 
     def build(n_classes: int) -> torch.nn.Module:
         return build_model({**spec, "num_classes": n_classes})
 
-    training = params["training"]
+    training = params.training
+    protocol = {"protocol": evaluation.protocol}
+    if evaluation.protocol == "kfold":
+        protocol["k"] = evaluation.k
     with tracking.nested_run(
         f"model[{strategy}] {corpus}", tags={"kind": "evaluation", "strategy": strategy}
     ):
         tracking.log_params(
-            {"corpus": corpus, "strategy": strategy, **protocol, "training": training}
+            {"corpus": corpus, "strategy": strategy, **protocol, "training": training.model_dump()}
         )
         tracking.log_dict(spec, "architecture_spec.json")
         predictions = evaluate_fer(
@@ -236,28 +224,28 @@ def evaluate_corpus(
             samples,
             build,
             classes,
-            protocol=protocol["protocol"],
-            k=int(protocol.get("k", 10)),
-            training=OptimizerConfig.from_params(training),
-            seed=params["seed"],
-            weighted_loss=bool(training["weighted_loss"]),
+            protocol=evaluation.protocol,
+            k=evaluation.k,
+            training=optimizer_config(training),
+            seed=params.seed,
+            weighted_loss=training.weighted_loss,
             device=device,
             augmented=augmented,
-            log_models=bool(training["log_models"]),
+            log_models=training.log_models,
         )
         metrics = summarize_fer(predictions, classes)
         costs = profile_model(build_model(spec), (1, in_channels, *size), device)
         metrics.update(
             corpus=corpus,
             strategy=strategy,
-            protocol=protocol["protocol"],
+            protocol=evaluation.protocol,
             costs=costs,
             search_seconds=search_seconds,
         )
         tracking.log_metrics({k: metrics[k] for k in ("accuracy", "uar", "uf1")})
         tracking.log_metrics({**costs, "search_seconds": search_seconds})
         title = (
-            f"{strategy} on {corpus} ({protocol['protocol']}): accuracy {metrics['accuracy']:.2f}"
+            f"{strategy} on {corpus} ({evaluation.protocol}): accuracy {metrics['accuracy']:.2f}"
         )
         figure = confusion_figure(predictions, classes, title)
         tracking.log_figure(figure, "confusion_matrix.png")
@@ -265,7 +253,7 @@ def evaluate_corpus(
         "%s on %s (%s): accuracy %.3f, UF1 %.3f over %d images; %d parameters",
         strategy,
         corpus,
-        protocol["protocol"],
+        evaluation.protocol,
         metrics["accuracy"],
         metrics["uf1"],
         metrics["n"],

@@ -33,53 +33,20 @@ from expression_nas.evaluation.protocols import (
     subject_groups,
     subject_validation_split,
 )
+from expression_nas.experiments.library_configs import (
+    optimizer_config,
+    rnas_search_config,
+    search_settings,
+)
 from expression_nas.models.registry import build_model
 from expression_nas.nas.rnas.drawing import draw_spec
-from expression_nas.nas.rnas.operations import HYBRID_OPERATIONS, PLAIN_3D_OPERATIONS
-from expression_nas.nas.rnas.search_space import RnasSearchConfig, RnasSupernet
-from expression_nas.nas.search_loop import SearchSettings, fingerprint, run_search
+from expression_nas.nas.rnas.search_space import RnasSupernet
+from expression_nas.nas.search_loop import fingerprint, run_search
+from expression_nas.parameters import RnasMerParams
 from expression_nas.training.data import ClipDataset, make_loader
-from expression_nas.training.loop import (
-    OptimizerConfig,
-    predict,
-    resolve_device,
-    train_fixed_epochs,
-)
+from expression_nas.training.loop import predict, resolve_device, train_fixed_epochs
 
 logger = logging.getLogger(__name__)
-
-#: Ablations of seed 000 and the Auto-DeepLab-3D-like baseline, as switches of one search space.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "rnas": {},
-    "no_hybrid": {"operations": PLAIN_3D_OPERATIONS},
-    "no_attention": {"search_attention": False},
-    "fixed_path": {"search_path": False},
-    "no_prev_prev": {"use_prev_prev": False},
-    "autodeeplab3d": {"operations": PLAIN_3D_OPERATIONS, "search_attention": False},
-}
-
-
-def _gain(params: dict[str, Any]) -> float | None:
-    """The onset-difference gain of the input representation (None: the frames themselves)."""
-    representation = params["input"]["representation"]
-    if representation == "frames":
-        return None
-    if representation == "onset_difference":
-        return float(params["input"]["gain"])
-    raise ValueError(
-        "rnas_mer.input.representation must be 'frames' or 'onset_difference', "
-        f"got {representation!r}"
-    )
-
-
-def search_config(params: dict[str, Any], n_classes: int, in_channels: int) -> RnasSearchConfig:
-    variant = params["variant"]
-    if variant not in VARIANTS:
-        raise ValueError(f"rnas_mer.variant {variant!r} is not one of {sorted(VARIANTS)}")
-    space = dict(params["search_space"])
-    space["stem_stride"] = tuple(space["stem_stride"])
-    settings = {"operations": HYBRID_OPERATIONS, **space, **VARIANTS[variant]}
-    return RnasSearchConfig(in_channels=in_channels, num_classes=n_classes, **settings)
 
 
 @dataclass(frozen=True)
@@ -125,48 +92,48 @@ def search_for_group(
     clips: np.ndarray,
     samples: pd.DataFrame,
     group: SearchGroup,
-    params: dict[str, Any],
+    params: RnasMerParams,
     classes: list[str],
     checkpoint_dir: Path,
 ) -> dict[str, Any]:
     """Run one search on ``group.search_subjects``; its spec, history, time and drawing."""
-    device = resolve_device(params["device"])
+    device = resolve_device(params.device)
     rows = np.flatnonzero(samples["subject"].isin(group.search_subjects).to_numpy())
     train_rows, val_rows = subject_validation_split(
-        rows, samples["subject"].to_numpy()[rows], params["validation_fraction"], params["seed"]
+        rows, samples["subject"].to_numpy()[rows], params.validation_fraction, params.seed
     )
     labels = samples["label_index"].to_numpy()
     in_channels = 3 if clips.ndim == 5 else 1
-    config = search_config(params, len(classes), in_channels)
-    search = dict(params["search"])
-    resume = search.pop("resume")
-    settings = SearchSettings(**search, seed=params["seed"])
+    config = rnas_search_config(params, len(classes), in_channels)
+    settings = search_settings(params.search, params.seed)
+    search = params.search.model_dump(exclude={"resume"})  # what the search's results depend on
+    gain = params.input.onset_difference_gain
     loader_train = make_loader(
-        ClipDataset(clips, train_rows, labels[train_rows], _gain(params)),
+        ClipDataset(clips, train_rows, labels[train_rows], gain),
         settings.batch_size,
         True,
-        params["seed"],
+        params.seed,
     )
     loader_val = make_loader(
-        ClipDataset(clips, val_rows, labels[val_rows], _gain(params)),
+        ClipDataset(clips, val_rows, labels[val_rows], gain),
         settings.batch_size,
         False,
-        params["seed"],
+        params.seed,
     )
     key = fingerprint(
-        config.to_dict(), search, params["seed"], sorted(samples["sample_id"].iloc[rows])
+        config.to_dict(), search, params.seed, sorted(samples["sample_id"].iloc[rows])
     )
     checkpoint = checkpoint_dir / f"search_{group.name}_{key}.pt"
-    if not resume and checkpoint.exists():
+    if not params.search.resume and checkpoint.exists():
         checkpoint.unlink()
 
-    torch.manual_seed(params["seed"])
+    torch.manual_seed(params.seed)
     model = RnasSupernet(config)
-    name = f"search[{params['variant']}] without {group.name}"
-    with tracking.nested_run(name, tags={"kind": "search", "variant": params["variant"]}):
+    name = f"search[{params.variant}] without {group.name}"
+    with tracking.nested_run(name, tags={"kind": "search", "variant": params.variant}):
         tracking.log_params(
             {
-                "variant": params["variant"],
+                "variant": params.variant,
                 "left_out": group.name,
                 "search_subjects": len(group.search_subjects),
                 "train_samples": len(train_rows),
@@ -189,7 +156,7 @@ def search_for_group(
         spec = result.spec
         spec["provenance"] = {
             "strategy": "rnas",
-            "variant": params["variant"],
+            "variant": params.variant,
             "left_out": group.name,
             "search_subjects": group.search_subjects,
             "search_seconds": round(result.seconds, 2),
@@ -202,18 +169,27 @@ def search_for_group(
     return {"spec": spec, "history": result.history, "seconds": result.seconds, "drawing": drawing}
 
 
+def trained_spec(spec: dict[str, Any], params: RnasMerParams) -> dict[str, Any]:
+    """The searched architecture as it is trained: with the training's dropout rate before
+    the classifier."""
+    return {**spec, "dropout": params.training.dropout}
+
+
 def train_network(
-    spec: dict[str, Any], view: FoldView, params: dict[str, Any], log_epochs: bool = False
+    spec: dict[str, Any], view: FoldView, params: RnasMerParams, log_epochs: bool = False
 ) -> torch.nn.Module:
-    """Train ``build_model(spec)`` from scratch for a fixed number of epochs on ``view``."""
-    torch.manual_seed(params["seed"])
-    model = build_model(spec)
-    config = OptimizerConfig.from_params(params["training"])
+    """Train the network of ``trained_spec(spec)`` from scratch for a fixed number of epochs on
+    ``view``."""
+    torch.manual_seed(params.seed)
+    model = build_model(trained_spec(spec, params))
+    config = optimizer_config(params.training)
     loader = make_loader(
-        ClipDataset(view.clips, np.arange(len(view)), view.labels, _gain(params)),
+        ClipDataset(
+            view.clips, np.arange(len(view)), view.labels, params.input.onset_difference_gain
+        ),
         config.batch_size,
         True,
-        params["seed"],
+        params.seed,
     )
 
     def log_epoch(epoch: int, record: dict[str, float]) -> None:
@@ -225,21 +201,23 @@ def train_network(
         model,
         loader,
         config,
-        device=resolve_device(params["device"]),
+        device=resolve_device(params.device),
         on_epoch_end=log_epoch if log_epochs else None,
-        seed=params["seed"],
+        seed=params.seed,
     )
     return model
 
 
-def predict_view(model: torch.nn.Module, view: FoldView, params: dict[str, Any]) -> np.ndarray:
+def predict_view(model: torch.nn.Module, view: FoldView, params: RnasMerParams) -> np.ndarray:
     loader = make_loader(
-        ClipDataset(view.clips, np.arange(len(view)), view.labels, _gain(params)),
-        params["training"]["batch_size"],
+        ClipDataset(
+            view.clips, np.arange(len(view)), view.labels, params.input.onset_difference_gain
+        ),
+        params.training.batch_size,
         False,
-        params["seed"],
+        params.seed,
     )
-    _, y_pred, _ = predict(model, loader, resolve_device(params["device"]))
+    _, y_pred, _ = predict(model, loader, resolve_device(params.device))
     return y_pred
 
 
@@ -248,15 +226,15 @@ def loso_evaluation(
     samples: pd.DataFrame,
     specs: dict[str, dict[str, Any]],
     plan: list[SearchGroup],
-    params: dict[str, Any],
+    params: RnasMerParams,
 ) -> pd.DataFrame:
     """Leave-one-subject-out training of the derived networks; each fold's subject is evaluated
     with the architecture of the search that left its group out. Returns pooled predictions."""
     group_of = {subject: group.name for group in plan for subject in group.evaluated_subjects}
     originals = samples["copy"].to_numpy() == 0 if "copy" in samples.columns else None
     parts = []
-    with tracking.nested_run(f"loso[{params['variant']}]", tags={"kind": "evaluation"}):
-        tracking.log_params({"variant": params["variant"], "training": params["training"]})
+    with tracking.nested_run(f"loso[{params.variant}]", tags={"kind": "evaluation"}):
+        tracking.log_params({"variant": params.variant, "training": params.training.model_dump()})
         for fold in loso_folds(samples["subject"].tolist(), test_mask=originals):
             group = group_of[fold.test_subject]
             spec = specs[group]
@@ -299,7 +277,7 @@ def cross_database(
     clips: np.ndarray,
     samples: pd.DataFrame,
     specs: dict[str, dict[str, Any]],
-    params: dict[str, Any],
+    params: RnasMerParams,
     classes: list[str],
 ) -> pd.DataFrame:
     """Train on every row of source A, test on the original clips of source B, for every
@@ -315,9 +293,7 @@ def cross_database(
         else np.ones(len(samples), bool)
     )
     rows = []
-    with tracking.nested_run(
-        f"cross_database[{params['variant']}]", tags={"kind": "cross_database"}
-    ):
+    with tracking.nested_run(f"cross_database[{params.variant}]", tags={"kind": "cross_database"}):
         for source in sources:
             for target in sources:
                 if source == target:
@@ -372,23 +348,25 @@ def train_release_model(
     clips: np.ndarray,
     samples: pd.DataFrame,
     specs: dict[str, dict[str, Any]],
-    params: dict[str, Any],
+    params: RnasMerParams,
 ) -> dict[str, Any]:
     """Profile every searched architecture, and train one on all subjects as the model to
     release (the first group's architecture; it is not evaluated: LOSO did that)."""
-    device = resolve_device(params["device"])
+    device = resolve_device(params.device)
     input_shape = (1, 3 if clips.ndim == 5 else 1, *clips.shape[1:4])
     profiles = {}
     for group, spec in specs.items():
-        profiles[group] = profile_model(build_model(spec), input_shape, device)
+        profiles[group] = profile_model(
+            build_model(spec), input_shape, device, params.profiling.latency_repeats
+        )
     release_group = sorted(specs)[0]
     everyone = np.arange(len(samples))
-    with tracking.nested_run(f"model[{params['variant']}]", tags={"kind": "model"}):
+    with tracking.nested_run(f"model[{params.variant}]", tags={"kind": "model"}):
         tracking.log_params(
             {
-                "variant": params["variant"],
+                "variant": params.variant,
                 "architecture": release_group,
-                "training": params["training"],
+                "training": params.training.model_dump(),
             }
         )
         model = train_network(
@@ -398,7 +376,7 @@ def train_release_model(
             log_epochs=True,
         )
         tracking.log_metrics({f"release_{k}": v for k, v in profiles[release_group].items()})
-        tracking.log_dict(specs[release_group], "architecture_spec.json")
+        tracking.log_dict(trained_spec(specs[release_group], params), "architecture_spec.json")
         tracking.log_torch_model(model.cpu().eval())
     return {
         "release_architecture": release_group,

@@ -9,9 +9,8 @@ validation split of the training subjects (``evaluation.protocols.subject_valida
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -39,17 +38,6 @@ class OptimizerConfig:
     epochs: int = 70
     batch_size: int = 12
     cosine: bool = True
-
-    @classmethod
-    def from_params(cls, training: Mapping[str, Any]) -> OptimizerConfig:
-        """From a pipeline's ``training`` parameters (other keys there are ignored)."""
-        return cls(
-            lr=training["lr"],
-            momentum=training["momentum"],
-            weight_decay=training["weight_decay"],
-            epochs=training["epochs"],
-            batch_size=training["batch_size"],
-        )
 
 
 def train_fixed_epochs(

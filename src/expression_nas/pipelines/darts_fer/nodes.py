@@ -13,12 +13,13 @@ from matplotlib.figure import Figure
 
 from expression_nas import tracking
 from expression_nas.experiments import darts_fer as experiment
+from expression_nas.parameters import DartsFerParams
 
 logger = logging.getLogger(__name__)
 
 
-def split_search_data(samples: pd.DataFrame, params: dict[str, Any]) -> dict[str, list[int]]:
-    split = experiment.search_split(samples, params["seed"], params["search"]["train_portion"])
+def split_search_data(samples: pd.DataFrame, params: DartsFerParams) -> dict[str, list[int]]:
+    split = experiment.search_split(samples, params.seed, params.search.train_portion)
     logger.info(
         "search data: %d images for the weights, %d for the architecture (training split only)",
         len(split["train"]),
@@ -31,14 +32,14 @@ def search_architecture(
     images: np.ndarray,
     samples: pd.DataFrame,
     split: dict[str, list[int]],
-    params: dict[str, Any],
+    params: DartsFerParams,
     classes: list[str],
     strategy: str,
     method: str,
 ) -> tuple[dict[str, Any], dict[str, Any], Figure]:
     """The searched cells (spec), the search's history and cost, and a drawing of the cells.
     Per-epoch checkpoints go to ``params.checkpoint_dir`` (with ``{method}`` filled in)."""
-    checkpoint_dir = Path(params["checkpoint_dir"].format(method=method))
+    checkpoint_dir = Path(params.checkpoint_dir.format(method=method))
     outcome = experiment.run_darts_search(
         images, samples, split, params, strategy, classes, checkpoint_dir
     )
@@ -58,13 +59,11 @@ def evaluate_corpus(
     augmented_samples: pd.DataFrame,
     spec: dict[str, Any],
     search_report: dict[str, Any],
-    params: dict[str, Any],
+    params: DartsFerParams,
     classes: list[str],
     corpus: str,
 ) -> tuple[pd.DataFrame, dict[str, Any], Figure]:
-    augmented = (
-        (augmented_images, augmented_samples) if params["training"]["use_augmented"] else None
-    )
+    augmented = (augmented_images, augmented_samples) if params.training.use_augmented else None
     return experiment.evaluate_corpus(
         images,
         samples,

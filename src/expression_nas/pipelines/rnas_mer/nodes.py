@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from expression_nas import tracking
 from expression_nas.experiments import rnas_mer as experiment
+from expression_nas.parameters import RnasMerParams
 
 logger = logging.getLogger(__name__)
 
@@ -22,15 +23,15 @@ def _training_data(
     samples: pd.DataFrame,
     augmented_clips: np.ndarray,
     augmented_samples: pd.DataFrame,
-    params: dict[str, Any],
+    params: RnasMerParams,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    if params["training"]["use_augmented"]:
+    if params.training.use_augmented:
         return augmented_clips, augmented_samples
     return clips, samples
 
 
-def plan_searches(samples: pd.DataFrame, params: dict[str, Any]) -> list[dict[str, Any]]:
-    plan = experiment.plan_searches(samples, params["search_groups"], params["seed"])
+def plan_searches(samples: pd.DataFrame, params: RnasMerParams) -> list[dict[str, Any]]:
+    plan = experiment.plan_searches(samples, params.search_groups, params.seed)
     for group in plan:
         logger.info(
             "search %s: %d search subjects, %d evaluated subjects",
@@ -45,13 +46,13 @@ def search_architectures(
     clips: np.ndarray,
     samples: pd.DataFrame,
     plan: list[dict[str, Any]],
-    params: dict[str, Any],
+    params: RnasMerParams,
     classes: list[str],
     corpus: str,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Figure]]:
     """One search per group of the plan: the specs, their histories and their drawings.
     Checkpoints go to ``params.checkpoint_dir`` (with ``{corpus}`` filled in)."""
-    checkpoint_dir = Path(params["checkpoint_dir"].format(corpus=corpus))
+    checkpoint_dir = Path(params.checkpoint_dir.format(corpus=corpus))
     specs, report, drawings = {}, {}, {}
     for group in (experiment.SearchGroup(**row) for row in plan):
         outcome = experiment.search_for_group(
@@ -71,7 +72,7 @@ def evaluate_loso(
     augmented_samples: pd.DataFrame,
     specs: dict[str, Any],
     plan: list[dict[str, Any]],
-    params: dict[str, Any],
+    params: RnasMerParams,
 ) -> pd.DataFrame:
     data = _training_data(clips, samples, augmented_clips, augmented_samples, params)
     groups = [experiment.SearchGroup(**row) for row in plan]
@@ -79,7 +80,7 @@ def evaluate_loso(
 
 
 def summarize_loso(
-    predictions: pd.DataFrame, classes: list[str], params: dict[str, Any], corpus: str
+    predictions: pd.DataFrame, classes: list[str], params: RnasMerParams, corpus: str
 ) -> tuple[dict[str, Any], Figure]:
     """Pooled accuracy, UAR and UF1 (and per source), logged to MLflow and to the log."""
     metrics = experiment.summarize_predictions(predictions, classes)
@@ -92,7 +93,7 @@ def summarize_loso(
         "%s rnas_mer (variant %s) LOSO over %d samples: UF1 %.3f, UAR %.3f, accuracy %.3f "
         "(chance UF1 for %d balanced classes: %.3f)",
         corpus,
-        params["variant"],
+        params.variant,
         metrics["n"],
         metrics["uf1"],
         metrics["uar"],
@@ -100,7 +101,7 @@ def summarize_loso(
         len(classes),
         metrics["chance_uf1_uniform"],
     )
-    title = f"{corpus} rnas_mer[{params['variant']}] LOSO (UF1 {metrics['uf1']:.2f})"
+    title = f"{corpus} rnas_mer[{params.variant}] LOSO (UF1 {metrics['uf1']:.2f})"
     figure = experiment.confusion_figure(predictions, classes, title)
     tracking.log_figure(figure, "confusion_matrix.png")
     return metrics, figure
@@ -112,7 +113,7 @@ def evaluate_cross_database(
     augmented_clips: np.ndarray,
     augmented_samples: pd.DataFrame,
     specs: dict[str, Any],
-    params: dict[str, Any],
+    params: RnasMerParams,
     classes: list[str],
 ) -> tuple[pd.DataFrame, Figure]:
     data = _training_data(clips, samples, augmented_clips, augmented_samples, params)
@@ -126,7 +127,7 @@ def train_release_model(
     augmented_clips: np.ndarray,
     augmented_samples: pd.DataFrame,
     specs: dict[str, Any],
-    params: dict[str, Any],
+    params: RnasMerParams,
 ) -> dict[str, Any]:
     data = _training_data(clips, samples, augmented_clips, augmented_samples, params)
     return experiment.train_release_model(*data, specs, params)
