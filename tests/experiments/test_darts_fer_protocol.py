@@ -46,6 +46,19 @@ def test_search_split_uses_the_training_split_only_and_halves_it():
     assert split != search_split(samples, seed=1, train_portion=0.5)
 
 
+def test_search_split_can_take_a_class_stratified_subset_of_the_training_split():
+    samples = _fer_table()
+    split = search_split(samples, seed=0, train_portion=0.5, max_images=14)
+    rows = split["train"] + split["val"]
+    assert len(rows) == len(set(rows)) == 14
+    assert set(samples["usage"].iloc[rows]) == {"Training"}
+    assert sorted(np.bincount(samples["label_index"].iloc[rows], minlength=7)) == [2] * 7
+    assert split == search_split(samples, seed=0, train_portion=0.5, max_images=14)
+    assert search_split(samples, seed=0, train_portion=0.5, max_images=100) == search_split(
+        samples, seed=0, train_portion=0.5
+    )
+
+
 def test_search_split_refuses_a_corpus_without_a_standard_split():
     with pytest.raises(ValueError, match="usage"):
         search_split(pd.DataFrame({"label_index": [0, 1]}), seed=0, train_portion=0.5)

@@ -58,9 +58,12 @@ def _image_geometry(images: np.ndarray) -> tuple[int, tuple[int, int]]:
     raise ValueError(f"expected images [N, H, W] or [N, H, W, 3], got {images.shape}")
 
 
-def search_split(samples: pd.DataFrame, seed: int, train_portion: float) -> dict[str, list[int]]:
-    """The rows the search may use: the corpus's training split, shuffled and cut into the
-    weight half and the architecture (validation) half."""
+def search_split(
+    samples: pd.DataFrame, seed: int, train_portion: float, max_images: int | None = None
+) -> dict[str, list[int]]:
+    """The rows the search may use: the corpus's training split (at most ``max_images`` of
+    it, drawn with the seed and stratified by class), shuffled and cut into the weight half
+    and the architecture (validation) half."""
     if "usage" not in samples.columns:
         raise ValueError(
             "the search corpus needs a standard split (a 'usage' column, as FER2013 has) so that "
@@ -72,7 +75,15 @@ def search_split(samples: pd.DataFrame, seed: int, train_portion: float) -> dict
         raise ValueError(f"the search corpus has {len(rows)} rows with usage == {TRAIN_USAGE!r}")
     if not 0.0 < train_portion < 1.0:
         raise ValueError(f"darts_fer.search.train_portion must be in (0, 1), got {train_portion}")
-    shuffled = np.random.default_rng(seed).permutation(rows)
+    rng = np.random.default_rng(seed)
+    if max_images is not None and max_images < len(rows):
+        # each class in proportion: its shuffled images ranked by their place within the class
+        drawn = rng.permutation(rows)
+        labels = samples["label_index"].to_numpy()[drawn]
+        place = pd.Series(labels).groupby(labels).cumcount().to_numpy() + 0.5
+        share = place / np.bincount(labels)[labels]
+        rows = drawn[np.argsort(share, kind="stable")[:max_images]]
+    shuffled = rng.permutation(rows)
     cut = min(len(rows) - 1, max(1, round(train_portion * len(rows))))
     return {"train": sorted(shuffled[:cut].tolist()), "val": sorted(shuffled[cut:].tolist())}
 
@@ -94,7 +105,7 @@ def run_darts_search(
     settings = search_settings(params.search, params.seed)
     # what the search's results depend on (the STN strategy has its own hypergradient: no order)
     search = params.search.model_dump(
-        exclude={"resume", "train_portion", *(["order"] if strategy == "darts_stn" else [])}
+        exclude={"resume", "train_portion", "max_images", *(["order"] if strategy == "darts_stn" else [])}
     )
     stn = params.stn.model_dump(exclude={"tune_dropout", "initial_dropout"})
     train_rows, val_rows = np.asarray(split["train"]), np.asarray(split["val"])

@@ -57,6 +57,11 @@ class DartsSearchParams(BilevelSearchParams):
         description="share of the training split for the weight steps; the rest feeds the "
         "architecture steps",
     )
+    max_images: PositiveInt | None = Field(
+        256,
+        description="search on at most this many images of the training split, drawn with the "
+        "seed and stratified by class (null: all of it, as DARTS)",
+    )
     epochs: Epochs = 3
     batch_size: BatchSize = 16
     lr: LearningRate = 0.025

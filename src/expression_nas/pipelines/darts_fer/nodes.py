@@ -19,7 +19,9 @@ logger = logging.getLogger(__name__)
 
 
 def split_search_data(samples: pd.DataFrame, params: DartsFerParams) -> dict[str, list[int]]:
-    split = experiment.search_split(samples, params.seed, params.search.train_portion)
+    split = experiment.search_split(
+        samples, params.seed, params.search.train_portion, params.search.max_images
+    )
     logger.info(
         "search data: %d images for the weights, %d for the architecture (training split only)",
         len(split["train"]),
