@@ -105,7 +105,12 @@ def run_darts_search(
     settings = search_settings(params.search, params.seed)
     # what the search's results depend on (the STN strategy has its own hypergradient: no order)
     search = params.search.model_dump(
-        exclude={"resume", "train_portion", "max_images", *(["order"] if strategy == "darts_stn" else [])}
+        exclude={
+            "resume",
+            "train_portion",
+            "max_images",
+            *(["order"] if strategy == "darts_stn" else []),
+        }
     )
     stn = params.stn.model_dump(exclude={"tune_dropout", "initial_dropout"})
     train_rows, val_rows = np.asarray(split["train"]), np.asarray(split["val"])
