@@ -36,8 +36,8 @@ def test_regret_never_increases_and_every_optimizer_starts_from_the_same_populat
 
 
 def test_pso_beats_de_at_the_seeds_settings_after_ten_generations() -> None:
-    """The study's finding (see README): at 4 and 8 parameters, as the seed says, and at 1 too,
-    where the seed found DE slightly better; DE at F = 0.1 and population 6 stalls early."""
+    """The study's finding (module docstring): at 4 and 8 parameters, as the seed says, and at
+    1 too, where the seed found DE slightly better; DE at F = 0.1 and population 6 stalls."""
     regrets = run_all(dims=(1, 4, 8), seeds=40, generations=10)
 
     for dims in (1, 4, 8):

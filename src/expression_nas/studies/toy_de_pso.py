@@ -16,6 +16,14 @@ Choices the seed leaves open, made here:
 
 Regret after g generations = 0 - the best score among the initial population and g further
 generations, i.e. after 6 (g + 1) evaluations; 0 is the optimum.
+
+Over 200 seeds and 30 generations, PSO's median regret is below DE's at 4 and 8 parameters from
+the first generation on, as the seed says; at 1 parameter it is below DE's too, so the seed's
+slight DE advantage there does not show on the toy problem. DE with F = 0.1 and 6 individuals
+stalls after 10 to 15 generations: its trials X_r1 + 0.1 (X_r2 - X_r3) are near-copies of other
+members, and the population collapses (median spread ~1e-11 at 1 parameter, ~3e-5 at 4 after
+30 generations) before it reaches c; by 30 it is no better than random search at 1 and 4
+parameters. scipy's rand1bin behaves the same (tests/hpo/test_evolution.py).
 """
 
 from __future__ import annotations
@@ -122,8 +130,6 @@ def plot_regret(regrets: Regrets) -> Figure:
     figure = Figure(figsize=(4.2 * len(dims), 3.8), layout="constrained")
     for axes, dim in zip(figure.subplots(1, len(dims), squeeze=False)[0], dims, strict=True):
         for name in OPTIMIZERS:
-            if (dim, name) not in regrets:
-                continue
             curves = regrets[dim, name]
             q25, median, q75 = np.percentile(curves, [25, 50, 75], axis=0)
             steps = np.arange(curves.shape[1])
