@@ -15,6 +15,7 @@ from expression_nas.pipelines.darts_fer.pipeline import REAL_CORPORA as FER_REAL
 from expression_nas.pipelines.darts_fer.pipeline import fer_pipelines
 from expression_nas.pipelines.data_preparation.pipeline import CORPORA, corpus_pipeline
 from expression_nas.pipelines.rnas_mer.pipeline import MER_CORPORA, rnas_pipeline
+from expression_nas.pipelines.surrogate_hpo_fer.pipeline import surrogate_pipelines
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -27,6 +28,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     - ``darts_fer`` and ``darts_stn_fer``: DARTS / DARTS-STN searched on the demo FER2013 and
       evaluated on the demo FER2013, CK+ and JAFFE; ``darts_comparison``: both and their
       comparison. ``*_real``: the same on the real corpora (``--env=fer``).
+    - ``surrogate_hpo_fer``: seed 001's sparseness HPO (DE / PSO through a surrogate network)
+      and its baselines on the demo FER corpora; ``surrogate_hpo_fer_real`` (``--env=fer``).
     """
     pipelines = {
         "rnas_mer": rnas_mer.create_pipeline(),
@@ -42,5 +45,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     )
     pipelines.update(fer_pipelines("", *FER_DEMO))
     pipelines.update(fer_pipelines("_real", *FER_REAL))
+    pipelines.update(surrogate_pipelines())
     pipelines["__default__"] = pipelines["rnas_mer"]
     return pipelines

@@ -39,10 +39,11 @@ from expression_nas.experiments.library_configs import (
 from expression_nas.models.registry import build_model
 from expression_nas.nas.darts.drawing import draw_genotype
 from expression_nas.nas.darts.search_space import DartsSupernet
-from expression_nas.nas.search_loop import fingerprint, run_search
+from expression_nas.nas.search_loop import run_search
 from expression_nas.nas.stn_search import StnStrategy
 from expression_nas.parameters import DartsFerParams
 from expression_nas.parameters.darts_fer import FinalNetworkParams
+from expression_nas.training.checkpoints import fingerprint
 from expression_nas.training.data import ImageDataset, make_loader
 from expression_nas.training.loop import resolve_device
 

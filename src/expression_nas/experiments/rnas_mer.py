@@ -41,8 +41,9 @@ from expression_nas.experiments.library_configs import (
 from expression_nas.models.registry import build_model
 from expression_nas.nas.rnas.drawing import draw_spec
 from expression_nas.nas.rnas.search_space import RnasSupernet
-from expression_nas.nas.search_loop import fingerprint, run_search
+from expression_nas.nas.search_loop import run_search
 from expression_nas.parameters import RnasMerParams
+from expression_nas.training.checkpoints import fingerprint
 from expression_nas.training.data import ClipDataset, make_loader
 from expression_nas.training.loop import predict, resolve_device, train_fixed_epochs
 

@@ -15,6 +15,8 @@ from expression_nas.models.plain_cnn_net import FAMILY as PLAIN_CNN_FAMILY
 from expression_nas.models.plain_cnn_net import PlainCnn, validate_plain_cnn_spec
 from expression_nas.models.rnas_net import FAMILY as RNAS_FAMILY
 from expression_nas.models.rnas_net import RnasNetwork, validate_rnas_spec
+from expression_nas.models.surrogate_net import FAMILY as SURROGATE_FAMILY
+from expression_nas.models.surrogate_net import SparseNetwork, validate_surrogate_spec
 from expression_nas.nas.spec import validate_spec
 
 
@@ -30,6 +32,7 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
     RNAS_FAMILY: ModelFamily(build=RnasNetwork, validate=validate_rnas_spec),
     DARTS_FAMILY: ModelFamily(build=DartsNetwork, validate=validate_darts_spec),
     PLAIN_CNN_FAMILY: ModelFamily(build=PlainCnn, validate=validate_plain_cnn_spec),
+    SURROGATE_FAMILY: ModelFamily(build=SparseNetwork, validate=validate_surrogate_spec),
 }
 
 

@@ -13,8 +13,6 @@ counted (``skipped_steps`` in the epoch record); a run of them stops the search 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -29,6 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from expression_nas.nas.bilevel import first_order_arch_step, second_order_arch_step
+from expression_nas.training.checkpoints import load_checkpoint, save_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -135,12 +134,6 @@ class UnrolledStrategy:
         self.optimizer.load_state_dict(state["optimizer"])
 
 
-def fingerprint(*parts: Any) -> str:
-    """A short hash of JSON-able settings, to tell whether a checkpoint belongs to this search."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def run_search(
     model: nn.Module,
     train_loader: Iterable,
@@ -223,7 +216,7 @@ def run_search(
         if on_epoch_end is not None:
             on_epoch_end(epoch, metrics, snapshot)
         if checkpoint_path is not None:
-            _save_checkpoint(
+            save_checkpoint(
                 checkpoint_path,
                 {
                     "run_key": run_key,
@@ -324,20 +317,7 @@ def _reseed_shuffling(loader: Iterable, seed: int) -> None:
 
 
 def _load_checkpoint(path: Path | None, run_key: str) -> dict[str, Any] | None:
-    if path is None or not Path(path).exists():
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state.get("run_key") != run_key:
-        logger.info("ignoring checkpoint %s: it belongs to another search", path)
-        return None
-    if "strategy" not in state:  # written before strategies existed: DARTS' Adam state
+    state = load_checkpoint(path, run_key)
+    if state is not None and "strategy" not in state:  # written before strategies: DARTS' Adam
         state["strategy"] = {"optimizer": state.pop("arch_optimizer")}
     return state
-
-
-def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    torch.save(state, partial)
-    partial.replace(path)

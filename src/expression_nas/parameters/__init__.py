@@ -1,5 +1,5 @@
 """The parameter contract of every pipeline: one pydantic model per top-level parameter key
-(``data_preparation``, ``rnas_mer``, ``darts_fer``), with nested models for its sections, the
+(``data_preparation``, ``rnas_mer``, ``darts_fer``, ``surrogate_hpo_fer``), with nested models for its sections, the
 demo's settings (``conf/base``) as defaults, units and ranges in the field descriptions, and
 unknown keys refused.
 
@@ -28,6 +28,7 @@ from expression_nas.parameters.data_preparation import (
     DataPreparationParams,
 )
 from expression_nas.parameters.rnas_mer import RnasMerParams
+from expression_nas.parameters.surrogate_hpo_fer import SurrogateHpoFerParams
 
 __all__ = [
     "PARAMETER_MODELS",
@@ -38,5 +39,6 @@ __all__ = [
     "DataPreparationParams",
     "InvalidParametersError",
     "RnasMerParams",
+    "SurrogateHpoFerParams",
     "check_parameters",
 ]

@@ -20,12 +20,14 @@ from expression_nas.parameters.common import ParameterModel
 from expression_nas.parameters.darts_fer import DartsFerParams
 from expression_nas.parameters.data_preparation import DataPreparationParams
 from expression_nas.parameters.rnas_mer import RnasMerParams
+from expression_nas.parameters.surrogate_hpo_fer import SurrogateHpoFerParams
 
 #: Top-level parameter key -> the model of its whole tree. A new pipeline adds its own here.
 PARAMETER_MODELS: dict[str, type[ParameterModel]] = {
     "data_preparation": DataPreparationParams,
     "rnas_mer": RnasMerParams,
     "darts_fer": DartsFerParams,
+    "surrogate_hpo_fer": SurrogateHpoFerParams,
 }
 
 

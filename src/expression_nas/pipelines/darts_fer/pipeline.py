@@ -10,37 +10,21 @@ and seed); only the strategy differs.
 
 from __future__ import annotations
 
-import warnings
-from contextlib import contextmanager
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
 from expression_nas.pipelines.darts_fer import nodes
-from expression_nas.pipelines.data_preparation.pipeline import corpus_pipeline
+from expression_nas.pipelines.namespaces import (
+    bind,
+    classes_parameter,
+    preparation,
+    reading_other_namespaces,
+)
 
 #: (search corpus, evaluation corpora) of the demo and of the real corpora.
 DEMO_CORPORA = ("demo_fer2013", ("demo_fer2013", "demo_ckplus", "demo_jaffe"))
 REAL_CORPORA = ("fer2013", ("fer2013", "ckplus", "jaffe"))
 #: pipeline name -> strategy
 METHODS = {"darts_fer": "darts", "darts_stn_fer": "darts_stn"}
-
-
-def _bind(function, **kwargs):
-    return update_wrapper(partial(function, **kwargs), function)
-
-
-@contextmanager
-def _reading_other_namespaces():
-    """Kedro warns when a node's dataset lies in another namespace (``demo_ckplus.clips`` read
-    by ``darts_fer``); here that is the point: the corpora are prepared in their own."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "One or more dataset names contain '.'", UserWarning)
-        yield
-
-
-def _classes(corpus: str) -> str:
-    return f"params:data_preparation.corpora.{corpus}.classes"
 
 
 def method_pipeline(
@@ -61,20 +45,20 @@ def method_pipeline(
         augmented = [f"{name}_{corpus}" for name in names[2:]]
         evaluation.append(
             Node(
-                _bind(nodes.evaluate_corpus, corpus=corpus),
+                bind(nodes.evaluate_corpus, corpus=corpus),
                 [
                     *data,
                     *augmented,
                     "architecture_spec",
                     "search_report",
                     "params:darts_fer",
-                    _classes(corpus),
+                    classes_parameter(corpus),
                 ],
                 [f"predictions_{corpus}", f"metrics_{corpus}", f"confusion_matrix_{corpus}"],
                 name=f"evaluate_{corpus}",
             )
         )
-    classes = {_classes(corpus) for corpus in {search_corpus, *eval_corpora}}
+    classes = {classes_parameter(corpus) for corpus in {search_corpus, *eval_corpora}}
     nodes_of_method = [
         Node(
             nodes.split_search_data,
@@ -83,13 +67,13 @@ def method_pipeline(
             name="split_search_data",
         ),
         Node(
-            _bind(nodes.search_architecture, strategy=strategy, method=method),
+            bind(nodes.search_architecture, strategy=strategy, method=method),
             [
                 "search_clips",
                 "search_samples",
                 "search_split",
                 "params:darts_fer",
-                _classes(search_corpus),
+                classes_parameter(search_corpus),
             ],
             ["architecture_spec", "search_report", "architecture_drawing"],
             name="search_architecture",
@@ -102,7 +86,7 @@ def method_pipeline(
             name="summarize",
         ),
     ]
-    with _reading_other_namespaces():
+    with reading_other_namespaces():
         return Pipeline(
             nodes_of_method,
             namespace=method,
@@ -114,7 +98,7 @@ def method_pipeline(
 
 def comparison_pipeline(name: str, methods: tuple[str, ...]) -> Pipeline:
     """The comparison of the methods' summaries, as ``<name>.comparison_table`` and plot."""
-    with _reading_other_namespaces():
+    with reading_other_namespaces():
         return Pipeline(
             [
                 Node(
@@ -128,10 +112,6 @@ def comparison_pipeline(name: str, methods: tuple[str, ...]) -> Pipeline:
             inputs={f"summary_{method}": f"{method}.summary" for method in methods},
             tags=["darts_fer", name],
         )
-
-
-def preparation(corpora: tuple[str, ...]) -> Pipeline:
-    return sum((corpus_pipeline(corpus) for corpus in corpora), Pipeline([]))
 
 
 def fer_pipelines(suffix: str, search_corpus: str, eval_corpora: tuple[str, ...]) -> dict:

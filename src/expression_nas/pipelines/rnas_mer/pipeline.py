@@ -7,19 +7,14 @@ variant so that ablations sit side by side.
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
 from expression_nas.pipelines.data_preparation.pipeline import corpus_pipeline
+from expression_nas.pipelines.namespaces import bind
 from expression_nas.pipelines.rnas_mer import nodes
 
 #: MER corpora this pipeline can run on (each has a prepare_<corpus> pipeline).
 MER_CORPORA = ("demo_composite", "composite", "casme2", "samm", "smic")
-
-
-def _bind(function, **kwargs):
-    return update_wrapper(partial(function, **kwargs), function)
 
 
 def rnas_pipeline(corpus: str) -> Pipeline:
@@ -36,7 +31,7 @@ def rnas_pipeline(corpus: str) -> Pipeline:
                 name="plan_searches",
             ),
             Node(
-                _bind(nodes.search_architectures, corpus=corpus),
+                bind(nodes.search_architectures, corpus=corpus),
                 [*data, "rnas_mer_search_plan", "params:rnas_mer", "params:classes"],
                 [
                     "rnas_mer_architecture_specs",
@@ -58,7 +53,7 @@ def rnas_pipeline(corpus: str) -> Pipeline:
                 name="evaluate_loso",
             ),
             Node(
-                _bind(nodes.summarize_loso, corpus=corpus),
+                bind(nodes.summarize_loso, corpus=corpus),
                 ["rnas_mer_loso_predictions", "params:classes", "params:rnas_mer"],
                 ["rnas_mer_metrics", "rnas_mer_confusion_matrix"],
                 name="summarize_loso",

@@ -1,0 +1,81 @@
+"""``surrogate_hpo_fer`` (demo corpora) and ``surrogate_hpo_fer_real`` (``--env=fer``): one
+node per corpus runs every report row of that corpus (searches, baselines, final trainings,
+tests); a node compares the networks' costs with their surrogates'; a node gathers the report.
+Outputs live under the pipeline's namespace (conf/base/catalog.yml)."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from expression_nas.pipelines.namespaces import (
+    bind,
+    classes_parameter,
+    preparation,
+    reading_other_namespaces,
+)
+from expression_nas.pipelines.surrogate_hpo_fer import nodes
+
+DEMO_CORPORA = ("demo_fer2013", "demo_ckplus", "demo_jaffe")
+REAL_CORPORA = ("fer2013", "ckplus", "jaffe")
+
+
+def hpo_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
+    external = {}
+    tuning = []
+    for corpus in corpora:
+        external |= {f"clips_{corpus}": f"{corpus}.clips", f"samples_{corpus}": f"{corpus}.samples"}
+        tuning.append(
+            Node(
+                bind(nodes.tune_corpus, corpus=corpus),
+                [
+                    f"clips_{corpus}",
+                    f"samples_{corpus}",
+                    "params:surrogate_hpo_fer",
+                    classes_parameter(corpus),
+                ],
+                [
+                    f"hpo_report_{corpus}",
+                    f"predictions_{corpus}",
+                    f"metrics_{corpus}",
+                    f"confusion_matrix_{corpus}",
+                    f"convergence_{corpus}",
+                    f"architecture_spec_{corpus}",
+                ],
+                name=f"tune_{corpus}",
+            )
+        )
+    with reading_other_namespaces():
+        return Pipeline(
+            [
+                *tuning,
+                Node(
+                    nodes.compare_costs,
+                    "params:surrogate_hpo_fer",
+                    "cost_comparison",
+                    name="compare_costs",
+                ),
+                Node(
+                    nodes.summarize_reports,
+                    [f"hpo_report_{corpus}" for corpus in corpora],
+                    "hpo_report",
+                    name="summarize_reports",
+                ),
+            ],
+            namespace=name,
+            inputs=external,
+            parameters={"params:surrogate_hpo_fer", *(classes_parameter(c) for c in corpora)},
+            tags=["surrogate_hpo_fer", name],
+        )
+
+
+def surrogate_pipelines() -> dict[str, Pipeline]:
+    return {
+        "surrogate_hpo_fer": preparation(DEMO_CORPORA)
+        + hpo_pipeline("surrogate_hpo_fer", DEMO_CORPORA),
+        "surrogate_hpo_fer_real": preparation(REAL_CORPORA)
+        + hpo_pipeline("surrogate_hpo_fer_real", REAL_CORPORA),
+    }
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return surrogate_pipelines()["surrogate_hpo_fer"]
