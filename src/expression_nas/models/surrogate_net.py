@@ -61,6 +61,8 @@ FC1_WIDTH = {"lenet": 500, "mresnet": 512}
 #: The seed's surrogate convolutions (Table 2) at 28x28: (kernel, stride, padding).
 SEED_SURROGATE_CONVOLUTION = {("lenet", 28): (7, 7, 0), ("resnet20", 28): (6, 4, 1)}
 MRESNET_STAGES = ((32, 1), (64, 2), (128, 2), (256, 1))
+#: The smallest side every backbone's trunk still maps to a non-empty feature map.
+MIN_INPUT_SIZE = 16
 
 
 def _is_rate(value: Any) -> bool:
@@ -78,9 +80,10 @@ def validate_surrogate_spec(spec: Mapping[str, Any]) -> None:
         if not is_int(spec.get(key)):
             raise ValueError(f"spec key {key!r}: expected an int >= 1, got {spec.get(key)!r}")
     size = spec.get("input_size")
-    minimum = 16 if backbone == "mresnet" else 12
-    if not is_int(size, minimum):
-        raise ValueError(f"spec key 'input_size': expected an int >= {minimum}, got {size!r}")
+    if not is_int(size, MIN_INPUT_SIZE):
+        raise ValueError(
+            f"spec key 'input_size': expected an int >= {MIN_INPUT_SIZE}, got {size!r}"
+        )
     dropout = spec.get("dropout", {})
     if not isinstance(dropout, Mapping) or not set(dropout) <= set(DROPOUT_KEYS[backbone]):
         raise ValueError(

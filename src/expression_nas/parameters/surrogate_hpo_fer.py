@@ -42,8 +42,8 @@ class NetworkParams(ParameterModel):
         "lenet",
         description="lenet and resnet20 at 28x28 as in the seed; mresnet for the real corpora",
     )
-    input_size: PositiveInt = Field(
-        28, ge=12, description="side the 48x48 stills are resized to (LeNet, ResNet20: 28)"
+    input_size: int = Field(
+        28, ge=16, description="side the 48x48 stills are resized to (LeNet, ResNet20: 28)"
     )
 
 
