@@ -7,7 +7,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: .venv demo darts-demo toy-study test lint benchmark viz mlflow-ui clean-data
+.PHONY: .venv demo darts-demo hpo-demo toy-study test lint benchmark viz mlflow-ui clean-data
 
 # The environment is rebuilt when pyproject.toml changes. torch 2.14.1 and torchvision 0.29.1
 # come from this machine's local wheel store through plain pip (uv/poetry would download GBs).
@@ -26,8 +26,12 @@ demo: $(VENV)/.installed
 darts-demo: $(VENV)/.installed
 	$(BIN)/kedro run --pipelines=darts_comparison
 
+hpo-demo: $(VENV)/.installed
+	$(BIN)/kedro run --pipelines=surrogate_hpo_fer
+
 toy-study: $(VENV)/.installed
 	$(BIN)/python -m expression_nas.studies.toy_bilevel
+	$(BIN)/python -m expression_nas.studies.toy_de_pso
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

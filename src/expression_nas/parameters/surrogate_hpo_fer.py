@@ -48,12 +48,13 @@ class NetworkParams(ParameterModel):
 
 
 class SolverParams(ParameterModel):
-    """The seed's SGD: batch 64, momentum 0.9, lr 0.01 * 0.5^(iteration / 4000)."""
+    """The seed's SGD: momentum 0.9, lr 0.01 * 0.5^(iteration / 4000), batch 64 (the demo:
+    32)."""
 
     lr: float = Field(0.01, gt=0.0, description="base learning rate")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum")
     weight_decay: NonNegative = Field(0.0, description="SGD weight decay (the L1 terms regularise)")
-    batch_size: PositiveInt = 64
+    batch_size: PositiveInt = Field(32, description="samples per SGD step (the seed: 64)")
     halving_iterations: PositiveInt = Field(
         4000, description="the learning rate halves every this many iterations"
     )
@@ -65,7 +66,7 @@ class SearchParams(ParameterModel):
 
     population: PositiveInt = Field(6, ge=4, description="individuals per generation")
     rounds: PositiveInt = Field(3, description="generations (each one round of training)")
-    iterations_per_round: PositiveInt = Field(40, description="SGD iterations per round")
+    iterations_per_round: PositiveInt = Field(20, description="SGD iterations per round")
     lambda_bounds: tuple[float, float] = Field(
         (1e-8, 1e-2), description="range of the L1 coefficients (searched on a log10 scale)"
     )
@@ -98,7 +99,7 @@ class GridParams(ParameterModel):
 
     dropout: list[Unit] = Field([0.2, 0.5, 0.8], min_length=1)
     log10_lambda: list[float] = Field([-8.0, -5.0, -2.0], min_length=1)
-    iterations: PositiveInt = Field(120, description="SGD iterations per grid point")
+    iterations: PositiveInt = Field(100, description="SGD iterations per grid point")
 
 
 class FinalTrainingParams(ParameterModel):
