@@ -176,7 +176,8 @@ def train_iterations(
 ) -> float:
     """``iterations`` SGD steps on ``loss_of_batch`` over ``modules``' parameters, the lr of
     each step from ``schedule`` at its global iteration; returns the mean loss. Dropout masks
-    and the batch order are seeded by ``seed``."""
+    and the batch order are seeded by ``seed``. Each call starts a fresh SGD (its momentum
+    restarts), as every segment of Algorithm 1 trains its own copy of the networks."""
     torch.manual_seed(seed)
     modules.train()
     optimizer = torch.optim.SGD(
