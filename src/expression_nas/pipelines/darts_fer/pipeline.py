@@ -10,14 +10,15 @@ and seed); only the strategy differs.
 
 from __future__ import annotations
 
-import warnings
-from contextlib import contextmanager
 from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
 from expression_nas.pipelines.darts_fer import nodes
-from expression_nas.pipelines.data_preparation.pipeline import corpus_pipeline
+from expression_nas.pipelines.data_preparation.pipeline import (
+    preparation,
+    reading_other_namespaces,
+)
 
 #: (search corpus, evaluation corpora) of the demo and of the real corpora.
 DEMO_CORPORA = ("demo_fer2013", ("demo_fer2013", "demo_ckplus", "demo_jaffe"))
@@ -28,15 +29,6 @@ METHODS = {"darts_fer": "darts", "darts_stn_fer": "darts_stn"}
 
 def _bind(function, **kwargs):
     return update_wrapper(partial(function, **kwargs), function)
-
-
-@contextmanager
-def _reading_other_namespaces():
-    """Kedro warns when a node's dataset lies in another namespace (``demo_ckplus.clips`` read
-    by ``darts_fer``); here that is the point: the corpora are prepared in their own."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "One or more dataset names contain '.'", UserWarning)
-        yield
 
 
 def _classes(corpus: str) -> str:
@@ -102,7 +94,7 @@ def method_pipeline(
             name="summarize",
         ),
     ]
-    with _reading_other_namespaces():
+    with reading_other_namespaces():
         return Pipeline(
             nodes_of_method,
             namespace=method,
@@ -114,7 +106,7 @@ def method_pipeline(
 
 def comparison_pipeline(name: str, methods: tuple[str, ...]) -> Pipeline:
     """The comparison of the methods' summaries, as ``<name>.comparison_table`` and plot."""
-    with _reading_other_namespaces():
+    with reading_other_namespaces():
         return Pipeline(
             [
                 Node(
@@ -128,10 +120,6 @@ def comparison_pipeline(name: str, methods: tuple[str, ...]) -> Pipeline:
             inputs={f"summary_{method}": f"{method}.summary" for method in methods},
             tags=["darts_fer", name],
         )
-
-
-def preparation(corpora: tuple[str, ...]) -> Pipeline:
-    return sum((corpus_pipeline(corpus) for corpus in corpora), Pipeline([]))
 
 
 def fer_pipelines(suffix: str, search_corpus: str, eval_corpora: tuple[str, ...]) -> dict:
