@@ -209,6 +209,37 @@ def test_the_architecture_comes_inline_or_from_a_spec_file(tmp_path):
         architecture_template(broken)
 
 
+def test_searched_darts_cells_from_a_spec_file_are_trained_across_databases(tmp_path):
+    """The spec a FER search writes (7 classes, the search network's size), rebuilt larger
+    through overrides, with the pair's common class count."""
+    searched = {
+        "schema_version": 1,
+        "family": "darts",
+        "in_channels": 1,
+        "num_classes": 7,
+        "input_size": [48, 48],
+        "channels": 2,
+        "layers": 3,
+        "nodes": 1,
+        "stem_multiplier": 3,
+        "genotype": {"normal": [[["sep_conv_3x3", 0]]], "reduce": [[["max_pool_3x3", 1]]]},
+    }
+    settings = {
+        **TINY,
+        "protocols": ["direct"],
+        "training": {"epochs": 1, "batch_size": 16},
+        "architecture": {
+            "file": str(save_spec(searched, tmp_path / "architecture_spec.json")),
+            "overrides": {"channels": 4},
+        },
+    }
+    params = CrossDatabaseParams.model_validate(settings)
+    spec = architecture_template(params.architecture)
+    assert (spec["family"], spec["channels"]) == ("darts", 4) and "num_classes" not in spec
+    scores, predictions = evaluate_pairs((CK, JF), spec, params)
+    assert scores.accuracy.notna().all() and predictions.y_pred.between(0, 3).all()
+
+
 def test_matrices_leave_the_diagonal_and_skipped_pairs_empty():
     scores = pd.DataFrame(
         [

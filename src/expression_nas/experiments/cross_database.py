@@ -169,7 +169,7 @@ def plan_pairs(corpora: Sequence[CorpusData], params: CrossDatabaseParams) -> li
         reason = (
             f"{train_name} has no training image of the common classes"
             if not trainable.any()
-            else f"{test_name} has no image of the common classes"
+            else f"{test_name} has no test image of the common classes"
             if not predicted.any()
             else ""
         )
