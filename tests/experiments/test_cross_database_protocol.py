@@ -158,10 +158,15 @@ def test_scores_are_those_of_the_kept_predictions(evaluated):
     ck_tested = predictions[predictions.test_corpus == "ck"]
     contempt = set(CK.samples.sample_id[CK.samples.label_index == 2])
     assert not contempt & set(ck_tested.sample_id)
-    # FER2013 as the test corpus: every image in direct, its PrivateTest images in the folds
-    fer_tested = predictions[(predictions.test_corpus == "fer") & (predictions.epoch == 1)]
-    folded_ids = set(fer_tested.sample_id[fer_tested.target_fold != NOT_IN_FOLDS])
-    assert folded_ids == set(FER.samples.sample_id[FER.samples.usage == "PrivateTest"])
+    # FER2013 as the test corpus: its PrivateTest images in the folds, predicted after every
+    # epoch; every image in direct, predicted after the last
+    fer_tested = predictions[predictions.test_corpus == "fer"]
+    private = set(FER.samples.sample_id[FER.samples.usage == "PrivateTest"])
+    for epoch in EPOCHS[:-1]:
+        assert set(fer_tested.sample_id[fer_tested.epoch == epoch]) == private
+    last = fer_tested[fer_tested.epoch == EPOCHS[-1]]
+    assert set(last.sample_id) == set(FER.samples.sample_id)
+    assert set(last.sample_id[last.target_fold != NOT_IN_FOLDS]) == private
 
 
 def test_too_few_subjects_for_the_folds_stop_before_any_training(monkeypatch):

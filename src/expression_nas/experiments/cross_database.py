@@ -80,6 +80,9 @@ PREDICTION_COLUMNS = (
 )
 #: target_fold of a predicted image outside the test corpus's target_fold material
 NOT_IN_FOLDS = -1
+#: recorded prediction of an image not predicted at that epoch: before the last epoch only
+#: the target_fold material is predicted (its epochs are chosen from), the rest at the last
+NOT_PREDICTED = -1
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,11 @@ class PairPlan:
     skipped: str = ""
     test_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     target_fold: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @property
+    def in_folds(self) -> np.ndarray:
+        """Mask of the test rows in the target_fold material."""
+        return self.target_fold != NOT_IN_FOLDS
 
 
 def corpus_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
@@ -209,9 +217,10 @@ def _train_and_record(
     params: CrossDatabaseParams,
     every_epoch: bool,
 ) -> tuple[dict[str, np.ndarray], list[int], int]:
-    """Train on the pairs' shared training corpus and classes once; the predictions on each
-    pair's test rows, [recorded epochs, rows], after every epoch (or only the last), the
-    recorded epochs and the number of training images (augmented copies included)."""
+    """Train on the pairs' shared training corpus and classes once. Returns the predictions
+    on each pair's test rows, [recorded epochs, rows]: after every epoch (``every_epoch``) on
+    the target_fold material and NOT_PREDICTED elsewhere, after the last on every test row;
+    the recorded epochs; the number of training images (augmented copies included)."""
     train, labels = plans[0].train, plans[0].labels
     device = resolve_device(params.device)
     training = optimizer_config(params.training)
@@ -220,26 +229,25 @@ def _train_and_record(
     table = table.iloc[rows].reset_index(drop=True)
     table["label_index"] = relabel(table["label_index"].to_numpy(), labels.source_map)
     view = FoldView(RowView(images, rows), table)
-    loaders = {
-        plan.test.name: make_loader(
-            ImageDataset(
-                plan.test.images,
-                plan.test_rows,
-                relabel(plan.test.labels[plan.test_rows], plan.labels.target_map),
-            ),
-            training.batch_size,
-            shuffle=False,
-        )
-        for plan in plans
-    }
-    recorded: dict[str, list[np.ndarray]] = {name: [] for name in loaders}
+    test_sides = {plan.test.name: plan for plan in plans}
+    recorded: dict[str, list[np.ndarray]] = {name: [] for name in test_sides}
     epochs: list[int] = []
 
     def record(epoch: int, model: torch.nn.Module) -> None:
-        if every_epoch or epoch == training.epochs:
-            epochs.append(epoch)
-            for name, loader in loaders.items():
-                recorded[name].append(predict(model, loader, device)[1])
+        last = epoch == training.epochs
+        if not (every_epoch or last):
+            return
+        epochs.append(epoch)
+        for name, plan in test_sides.items():
+            predicted = np.ones(len(plan.test_rows), bool) if last else plan.in_folds
+            rows = plan.test_rows[predicted]
+            labels = relabel(plan.test.labels[rows], plan.labels.target_map)
+            loader = make_loader(
+                ImageDataset(plan.test.images, rows, labels), training.batch_size, shuffle=False
+            )
+            predictions = np.full(len(plan.test_rows), NOT_PREDICTED, dtype=np.int64)
+            predictions[predicted] = predict(model, loader, device)[1]
+            recorded[name].append(predictions)
 
     full_spec = {
         **spec,
@@ -276,7 +284,7 @@ def _train_and_record(
         train.name,
         len(view),
         len(labels.classes),
-        ", ".join(loaders),
+        ", ".join(test_sides),
     )
     return {name: np.stack(parts) for name, parts in recorded.items()}, epochs, len(view)
 
@@ -316,7 +324,7 @@ def _score_rows(
                 "epochs": str(epochs[-1]),
             }
         else:
-            in_folds = plan.target_fold != NOT_IN_FOLDS
+            in_folds = plan.in_folds
             rotations = rotation_scores(
                 epoch_predictions[:, in_folds],
                 labels[in_folds],
@@ -340,7 +348,7 @@ def _prediction_rows(
     """Every recorded epoch's predictions on the pair's test rows, in long format."""
     test = plan.test.samples.iloc[plan.test_rows]
     n_epochs, n_rows = epoch_predictions.shape
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "train_corpus": plan.train.name,
             "test_corpus": plan.test.name,
@@ -354,6 +362,7 @@ def _prediction_rows(
             "y_pred": epoch_predictions.reshape(-1),
         }
     )
+    return table[table["y_pred"] != NOT_PREDICTED].reset_index(drop=True)
 
 
 def evaluate_pairs(
