@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from expression_nas.pipelines import data_preparation, rnas_mer
+from expression_nas.pipelines import cross_database, data_preparation, rnas_mer
+from expression_nas.pipelines.cross_database.pipeline import REAL_CORPORA as XDB_REAL
+from expression_nas.pipelines.cross_database.pipeline import cross_database_pipeline
 from expression_nas.pipelines.darts_fer.pipeline import DEMO_CORPORA as FER_DEMO
 from expression_nas.pipelines.darts_fer.pipeline import REAL_CORPORA as FER_REAL
 from expression_nas.pipelines.darts_fer.pipeline import fer_pipelines
-from expression_nas.pipelines.data_preparation.pipeline import CORPORA, corpus_pipeline
+from expression_nas.pipelines.data_preparation.pipeline import (
+    CORPORA,
+    corpus_pipeline,
+    preparation,
+)
 from expression_nas.pipelines.rnas_mer.pipeline import MER_CORPORA, rnas_pipeline
 from expression_nas.pipelines.surrogate_hpo_fer.pipeline import surrogate_pipelines
 
@@ -30,6 +36,8 @@ def register_pipelines() -> dict[str, Pipeline]:
       comparison. ``*_real``: the same on the real corpora (``--env=fer``).
     - ``surrogate_hpo_fer``: seed 001's sparseness HPO (DE / PSO through a surrogate network)
       and its baselines on the demo FER corpora; ``surrogate_hpo_fer_real`` (``--env=fer``).
+    - ``cross_database``: prepare the demo FER corpora, train on each and test on each other;
+      ``cross_database_real``: the same on FER2013, CK+ and JAFFE (``--env=fer``).
     """
     pipelines = {
         "rnas_mer": rnas_mer.create_pipeline(),
@@ -46,5 +54,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines.update(fer_pipelines("", *FER_DEMO))
     pipelines.update(fer_pipelines("_real", *FER_REAL))
     pipelines.update(surrogate_pipelines())
+    pipelines["cross_database"] = cross_database.create_pipeline()
+    pipelines["cross_database_real"] = preparation(XDB_REAL) + cross_database_pipeline(
+        "cross_database_real", XDB_REAL
+    )
     pipelines["__default__"] = pipelines["rnas_mer"]
     return pipelines

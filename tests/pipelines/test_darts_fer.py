@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -33,22 +34,29 @@ EVALUATED = DEMO_CORPORA[1]
 METHODS = ("darts_fer", "darts_stn_fer")
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, single_torch_thread):
-    tmp_path = tmp_path_factory.mktemp("darts")
+def tiny_fer_demo_catalog(tmp_path: Path) -> tuple[DataCatalog, dict]:
+    """The project's catalog with every file under ``tmp_path`` and the preparation parameters
+    of the tiny demo FER corpora; and the project's parameters."""
     catalog_config, parameters = _config()
     for entry in catalog_config.values():
         if "filepath" in entry:
             entry["filepath"] = str(tmp_path / entry["filepath"])
     prep = copy.deepcopy(parameters["data_preparation"])
-    darts = _merge(parameters["darts_fer"], TINY_DARTS)
-    darts["checkpoint_dir"] = str(tmp_path / darts["checkpoint_dir"])
-    catalog = DataCatalog.from_config(catalog_config)
     for corpus, demo in TINY_FER_DEMO.items():
         settings = prep["corpora"][corpus]
         settings["demo"] = demo
         settings["root"] = str(tmp_path / settings["root"])
+    catalog = DataCatalog.from_config(catalog_config)
     add_preparation_parameters(catalog, prep, list(TINY_FER_DEMO))
+    return catalog, parameters
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, single_torch_thread):
+    tmp_path = tmp_path_factory.mktemp("darts")
+    catalog, parameters = tiny_fer_demo_catalog(tmp_path)
+    darts = _merge(parameters["darts_fer"], TINY_DARTS)
+    darts["checkpoint_dir"] = str(tmp_path / darts["checkpoint_dir"])
     catalog["params:darts_fer"] = check_parameters({"darts_fer": darts})["darts_fer"]
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")

@@ -1,4 +1,4 @@
-"""Classification metrics in the MER convention, and confusion-matrix plots.
+"""Classification metrics in the MER convention, confusion-matrix and score-matrix plots.
 
 UAR is the unweighted mean of per-class recall (TP / N_c) and UF1 the unweighted mean of
 per-class F1 (2TP / (2TP + FP + FN)), both over ALL ``n_classes`` classes. Under LOSO they are
@@ -20,7 +20,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
     accuracy_score,
@@ -119,3 +121,27 @@ def confusion_matrix_figure(
         axes.set_title(subtitle)
     figure.suptitle(title)
     return figure
+
+
+def score_matrix_heatmap(axes: Axes, matrix: pd.DataFrame, title: str) -> AxesImage:
+    """A cross-database score matrix (rows: training corpus, columns: test corpus, values in
+    [0, 1]; NaN where there is no score: the diagonal, a skipped pair) drawn on ``axes`` with
+    each cell's value; returns the image, for a colour bar."""
+    values = matrix.to_numpy(dtype=float)
+    image = axes.imshow(np.ma.masked_invalid(values), vmin=0, vmax=1, cmap="viridis")
+    axes.set_xticks(range(len(matrix.columns)), list(matrix.columns), rotation=20, ha="right")
+    axes.set_yticks(range(len(matrix.index)), list(matrix.index))
+    axes.set_xlabel("test corpus")
+    axes.set_ylabel("train corpus")
+    for (row, column), value in np.ndenumerate(values):
+        scored = bool(np.isfinite(value))
+        axes.text(
+            column,
+            row,
+            f"{value:.2f}" if scored else "-",
+            ha="center",
+            va="center",
+            color=("k" if value > 0.6 else "w") if scored else "grey",
+        )
+    axes.set_title(title)
+    return image

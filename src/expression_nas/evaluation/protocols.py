@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 PREDICTION_COLUMNS = ("sample_id", "subject", "dataset", "fold", "y_true", "y_pred")
 
 #: Label words that differ between corpora for the same basic emotion -> one spelling (that of
-#: CK+ and JAFFE). Applied by ``harmonize_labels`` when no explicit mapping is given.
+#: CK+ and JAFFE): the one canonical-name table, applied by ``common_label_space`` (and
+#: ``harmonize_labels``) when no explicit mapping is given.
 BASIC_EMOTION_SYNONYMS = {"angry": "anger", "sad": "sadness", "happiness": "happy"}
 
 
@@ -149,48 +150,70 @@ def subject_validation_split(
     return rows[~is_val], rows[is_val]
 
 
-def harmonize_labels(
+@dataclass(frozen=True)
+class LabelSpace:
+    """The classes a source (training) and a target (test) label set share.
+
+    ``classes``: the common classes, sorted by name; ``source_map`` / ``target_map``: each
+    side's class index -> common class index (dropped classes are absent); ``dropped_source``
+    / ``dropped_target``: each side's class names that have no counterpart (in its order).
+    """
+
+    classes: tuple[str, ...]
+    source_map: dict[int, int]
+    target_map: dict[int, int]
+    dropped_source: tuple[str, ...]
+    dropped_target: tuple[str, ...]
+
+
+def common_label_space(
     source_classes: Sequence[str],
     target_classes: Sequence[str],
     mapping: Mapping[str, str | None] | None = None,
-) -> tuple[tuple[str, ...], dict[int, int], dict[int, int]]:
-    """Common classes of two label sets, for training on one corpus and testing on another.
+) -> LabelSpace:
+    """The common classes of two label sets, for training on one corpus and testing on another.
 
     Both sides' class names are first renamed by ``mapping`` (names it does not list keep
     their own; a name mapped to ``None`` is dropped), or by ``BASIC_EMOTION_SYNONYMS`` when no
-    mapping is given. Classes only one side has (e.g. contempt, neutral) are dropped.
-
-    Returns ``(common_classes, source_map, target_map)``: the common classes sorted by name,
-    and for each side a map from its class index to the common class index (dropped classes
-    are absent). Several classes of one side may map to the same common class (e.g. the
-    composite's negative).
+    mapping is given. Classes only one side has (e.g. contempt, neutral) are dropped. Several
+    classes of one side may map to the same common class (e.g. the composite's negative). The
+    common classes may be empty: whether that is an error is the caller's call.
     """
     rename = dict(BASIC_EMOTION_SYNONYMS if mapping is None else mapping)
-
-    def renamed(classes: Sequence[str]) -> list[str | None]:
-        return [rename.get(name, name) for name in classes]
-
-    source_names, target_names = renamed(source_classes), renamed(target_classes)
+    source_names = [rename.get(name, name) for name in source_classes]
+    target_names = [rename.get(name, name) for name in target_classes]
     common = tuple(sorted(({*source_names} & {*target_names}) - {None}))
-    if not common:
-        raise ValueError(f"no common classes between {source_classes} and {target_classes}")
     position = {name: i for i, name in enumerate(common)}
 
     def index_map(names: list[str | None]) -> dict[int, int]:
         return {i: position[name] for i, name in enumerate(names) if name in position}
 
-    dropped = sorted(
-        {
-            old
-            for old, new in zip(
-                (*source_classes, *target_classes), source_names + target_names, strict=True
-            )
-            if new not in position
-        }
+    def dropped(classes: Sequence[str], names: list[str | None]) -> tuple[str, ...]:
+        return tuple(old for old, new in zip(classes, names, strict=True) if new not in position)
+
+    return LabelSpace(
+        classes=common,
+        source_map=index_map(source_names),
+        target_map=index_map(target_names),
+        dropped_source=dropped(source_classes, source_names),
+        dropped_target=dropped(target_classes, target_names),
     )
+
+
+def harmonize_labels(
+    source_classes: Sequence[str],
+    target_classes: Sequence[str],
+    mapping: Mapping[str, str | None] | None = None,
+) -> tuple[tuple[str, ...], dict[int, int], dict[int, int]]:
+    """``common_label_space`` as ``(common_classes, source_map, target_map)``; no common class
+    is an error here."""
+    space = common_label_space(source_classes, target_classes, mapping)
+    if not space.classes:
+        raise ValueError(f"no common classes between {source_classes} and {target_classes}")
+    dropped = sorted({*space.dropped_source, *space.dropped_target})
     if dropped:
-        logger.info("label harmonisation drops %s; common classes %s", dropped, list(common))
-    return common, index_map(source_names), index_map(target_names)
+        logger.info("label harmonisation drops %s; common classes %s", dropped, list(space.classes))
+    return space.classes, space.source_map, space.target_map
 
 
 def run_loso(

@@ -108,7 +108,7 @@ def class_weights(labels: Sequence[int] | np.ndarray, n_classes: int) -> np.ndar
     return weights
 
 
-def _training_side(
+def training_side(
     images: RowReadable, samples: pd.DataFrame, augmented: tuple[RowReadable, pd.DataFrame] | None
 ) -> tuple[RowReadable, pd.DataFrame, np.ndarray]:
     """The images and table training draws from, and for each of their rows the row of
@@ -137,7 +137,7 @@ def _training_side(
     return augmented_images, augmented_samples, source_rows
 
 
-def _train_fold(
+def train_network(
     build_model: Callable[[int], nn.Module],
     view: FoldView,
     n_classes: int,
@@ -145,7 +145,11 @@ def _train_fold(
     weighted_loss: bool,
     device: str | torch.device,
     seed: int,
+    after_epoch: Callable[[int, nn.Module], None] | None = None,
 ) -> nn.Module:
+    """``build_model(n_classes)`` trained from scratch on ``view`` for the fixed epochs, its
+    per-epoch training loss and accuracy logged; ``after_epoch(epoch, model)`` after each epoch
+    (e.g. to record predictions; the model is back in training mode at the next epoch)."""
     torch.manual_seed(seed)
     model = build_model(n_classes)
     loader = make_loader(
@@ -162,6 +166,8 @@ def _train_fold(
         tracking.log_metrics(
             {"train_loss": record["loss"], "train_accuracy": record["accuracy"]}, step=epoch
         )
+        if after_epoch is not None:
+            after_epoch(epoch, model)
 
     train_fixed_epochs(
         model,
@@ -213,7 +219,7 @@ def evaluate_fer(
     labels = samples["label_index"].to_numpy(dtype=np.int64)
     if labels.min() < 0 or labels.max() >= len(classes):
         raise ValueError(f"label_index outside 0..{len(classes) - 1} ({len(classes)} classes)")
-    train_images, train_samples, source_rows = _training_side(images, samples, augmented)
+    train_images, train_samples, source_rows = training_side(images, samples, augmented)
     subjects = samples["subject"].astype(str).to_numpy()
     train_subjects = train_samples["subject"].astype(str).to_numpy()
     folds = fer_folds(samples, protocol, k, seed)
@@ -247,7 +253,7 @@ def evaluate_fer(
                     "training": asdict(training),
                 }
             )
-            model = _train_fold(
+            model = train_network(
                 build_model, train_view, len(classes), training, weighted_loss, device, seed
             )
             test_loader = make_loader(

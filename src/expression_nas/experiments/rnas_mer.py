@@ -23,6 +23,7 @@ from expression_nas.evaluation.metrics import (
     classification_metrics,
     confusion_matrix_figure,
     metrics_by_group,
+    score_matrix_heatmap,
 )
 from expression_nas.evaluation.profiling import profile_model
 from expression_nas.evaluation.protocols import (
@@ -331,16 +332,8 @@ def cross_database_figure(matrix: pd.DataFrame):
         axis.axis("off")
         return figure
     table = matrix.pivot(index="train", columns="test", values="uf1")
-    image = axis.imshow(table.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis")
-    axis.set_xticks(range(len(table.columns)), table.columns)
-    axis.set_yticks(range(len(table.index)), table.index)
-    axis.set_xlabel("test corpus")
-    axis.set_ylabel("train corpus")
-    for (i, j), value in np.ndenumerate(table.to_numpy(dtype=float)):
-        if np.isfinite(value):
-            axis.text(j, i, f"{value:.2f}", ha="center", va="center", color="w")
+    image = score_matrix_heatmap(axis, table, "cross-database UF1")
     figure.colorbar(image, ax=axis, label="UF1")
-    axis.set_title("cross-database UF1")
     figure.tight_layout()
     return figure
 

@@ -1,7 +1,7 @@
 """The parameter contract of every pipeline: one pydantic model per top-level parameter key
-(``data_preparation``, ``rnas_mer``, ``darts_fer``, ``surrogate_hpo_fer``), with nested models
-for its sections, the demo's settings (``conf/base``) as defaults, units and ranges in the
-field descriptions, and unknown keys refused.
+(``data_preparation``, ``rnas_mer``, ``darts_fer``, ``surrogate_hpo_fer``, ``cross_database``),
+with nested models for its sections, the demo's settings (``conf/base``) as defaults, units and
+ranges in the field descriptions, and unknown keys refused.
 
 Where it sits: the layers run pipelines -> experiments -> library (DESIGN.md sec. 9), and each
 uses only those below. The nodes take these models (Kedro instantiates them from
@@ -20,6 +20,7 @@ from expression_nas.parameters.contract import (
     InvalidParametersError,
     check_parameters,
 )
+from expression_nas.parameters.cross_database import CrossDatabaseParams
 from expression_nas.parameters.darts_fer import DartsFerParams
 from expression_nas.parameters.data_preparation import (
     AlignmentParams,
@@ -35,6 +36,7 @@ __all__ = [
     "AlignmentParams",
     "AugmentationParams",
     "CorpusParams",
+    "CrossDatabaseParams",
     "DartsFerParams",
     "DataPreparationParams",
     "InvalidParametersError",

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from expression_nas.parameters.common import ParameterModel
+from expression_nas.parameters.cross_database import CrossDatabaseParams
 from expression_nas.parameters.darts_fer import DartsFerParams
 from expression_nas.parameters.data_preparation import DataPreparationParams
 from expression_nas.parameters.rnas_mer import RnasMerParams
@@ -28,6 +29,7 @@ PARAMETER_MODELS: dict[str, type[ParameterModel]] = {
     "rnas_mer": RnasMerParams,
     "darts_fer": DartsFerParams,
     "surrogate_hpo_fer": SurrogateHpoFerParams,
+    "cross_database": CrossDatabaseParams,
 }
 
 

@@ -7,10 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial, update_wrapper
 
-from kedro.pipeline import Pipeline
-
-from expression_nas.pipelines.data_preparation.pipeline import corpus_pipeline
-
 
 def bind(function, **kwargs):
     """``function`` with some arguments fixed, keeping its name and docstring for Kedro."""
@@ -29,8 +25,3 @@ def reading_other_namespaces() -> Iterator[None]:
 def classes_parameter(corpus: str) -> str:
     """The parameter that lists ``corpus``'s class names."""
     return f"params:data_preparation.corpora.{corpus}.classes"
-
-
-def preparation(corpora: tuple[str, ...]) -> Pipeline:
-    """The preparation pipelines of ``corpora``, each in its own namespace."""
-    return sum((corpus_pipeline(corpus) for corpus in corpora), Pipeline([]))

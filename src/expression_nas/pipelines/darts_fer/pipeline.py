@@ -13,12 +13,8 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from expression_nas.pipelines.darts_fer import nodes
-from expression_nas.pipelines.namespaces import (
-    bind,
-    classes_parameter,
-    preparation,
-    reading_other_namespaces,
-)
+from expression_nas.pipelines.data_preparation.pipeline import preparation
+from expression_nas.pipelines.namespaces import bind, classes_parameter, reading_other_namespaces
 
 #: (search corpus, evaluation corpora) of the demo and of the real corpora.
 DEMO_CORPORA = ("demo_fer2013", ("demo_fer2013", "demo_ckplus", "demo_jaffe"))

@@ -93,6 +93,11 @@ def corpus_pipeline(corpus: str) -> Pipeline:
     )
 
 
+def preparation(corpora: tuple[str, ...]) -> Pipeline:
+    """The preparation pipelines of ``corpora``, each in its own namespace."""
+    return sum((corpus_pipeline(corpus) for corpus in corpora), Pipeline([]))
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     """All demo corpora (the default data); real corpora are registered as ``prepare_<name>``."""
-    return sum((corpus_pipeline(name) for name in DEMO_CORPORA), Pipeline([]))
+    return preparation(DEMO_CORPORA)
