@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from expression_nas.experiments import darts_fer as darts_experiment
 from expression_nas.experiments.darts_fer import comparison_table, final_spec, search_split
-from expression_nas.parameters.darts_fer import FinalNetworkParams
+from expression_nas.parameters.darts_fer import DartsFerParams, FinalNetworkParams
 
 GENOTYPE = {
     "normal": [
@@ -108,3 +109,27 @@ def test_comparison_table_has_one_row_per_method_and_corpus():
     ]
     assert table["accuracy"].tolist() == [0.5, 0.6, 0.7]
     assert table["search_seconds"].tolist() == [5.0, 5.0, 7.0]
+
+
+@pytest.mark.parametrize(("corpus_epochs", "trained"), [(None, 7), (2, 2)])
+def test_a_corpus_can_train_for_its_own_number_of_epochs(monkeypatch, corpus_epochs, trained):
+    seen = {}
+
+    def recording_evaluation(images, samples, build, classes, *, training, **kwargs):
+        seen["epochs"] = training.epochs
+        return pd.DataFrame(
+            {"sample_id": ["a"], "subject": ["s"], "fold": ["f"], "y_true": [0], "y_pred": [0]}
+        )
+
+    monkeypatch.setattr(darts_experiment, "evaluate_fer", recording_evaluation)
+    params = DartsFerParams.model_validate(
+        {
+            "training": {"epochs": 7, "log_models": False},
+            "evaluation": {"tiny": {"protocol": "kfold", "k": 2, "epochs": corpus_epochs}},
+        }
+    )
+    images = np.zeros((1, 8, 8), dtype=np.uint8)
+    darts_experiment.evaluate_corpus(
+        images, pd.DataFrame(), None, SEARCHED, params, ["a", "b"], "tiny", "darts", 1.0
+    )
+    assert seen["epochs"] == trained

@@ -85,7 +85,7 @@ def test_darts_demo_configs():
     assert stn_settings(params.stn) == StnSettings(
         t_train=2, t_val=1, tau=1e-3, sigma_init=0.1, sigma_lr=3e-3, sigma_min=1e-4, sigma_max=2.0
     )
-    assert optimizer_config(params.training) == OptimizerConfig(**SHARED_TRAINING, batch_size=16)
+    assert optimizer_config(params.training) == OptimizerConfig(**SHARED_TRAINING, batch_size=32)
 
 
 def test_every_variant_has_its_switches():

@@ -28,7 +28,11 @@ TINY_DARTS = {
     "search": {"epochs": 1, "batch_size": 8},
     "final_network": {"channels": 2, "layers": 3},
     "training": {"epochs": 1, "batch_size": 16},
-    "evaluation": {"demo_ckplus": {"protocol": "kfold", "k": 2}},
+    "evaluation": {
+        "demo_fer2013": {"epochs": 1},
+        "demo_ckplus": {"protocol": "kfold", "k": 2, "epochs": 1},
+        "demo_jaffe": {"epochs": 1},
+    },
 }
 EVALUATED = DEMO_CORPORA[1]
 METHODS = ("darts_fer", "darts_stn_fer")

@@ -226,6 +226,8 @@ def evaluate_corpus(
         return build_model({**spec, "num_classes": n_classes})
 
     training = params.training
+    if evaluation.epochs is not None:
+        training = training.model_copy(update={"epochs": evaluation.epochs})
     protocol = {"protocol": evaluation.protocol}
     if evaluation.protocol == "kfold":
         protocol["k"] = evaluation.k

@@ -58,7 +58,7 @@ class DartsSearchParams(BilevelSearchParams):
         "architecture steps",
     )
     max_images: PositiveInt | None = Field(
-        256,
+        128,
         description="search on at most this many images of the training split, drawn with the "
         "seed and stratified by class (null: all of it, as DARTS)",
     )
@@ -102,7 +102,7 @@ class FinalNetworkParams(ParameterModel):
     cells; null uses the rates DARTS-STN tuned (0 for DARTS)."""
 
     channels: PositiveInt = Field(8, description="channels of the first cell")
-    layers: DartsLayers = 5
+    layers: DartsLayers = 3
     dropout: Rate | None = Field(0.0, description="dropout before the classifier")
     cell_dropout: Rate | None = Field(0.0, description="dropout after every cell")
 
@@ -110,7 +110,7 @@ class FinalNetworkParams(ParameterModel):
 class DartsTrainingParams(SgdTrainingParams):
     """Training of the final network on each evaluation corpus, per fold of its protocol."""
 
-    batch_size: BatchSize = 16
+    batch_size: BatchSize = 32
     weighted_loss: bool = Field(
         False, description="class-weighted cross-entropy (inverse class frequency)"
     )
@@ -127,6 +127,15 @@ class FerEvaluationParams(ParameterModel):
         "person-independent k-fold cross-validation"
     )
     k: int = Field(10, ge=2, description="folds of the kfold protocol")
+
+
+class DartsEvaluationParams(FerEvaluationParams):
+    """One evaluation corpus of the DARTS pipelines: its protocol and, for corpora of very
+    different sizes, its own number of training epochs."""
+
+    epochs: Epochs | None = Field(
+        None, description="training epochs on this corpus (null: training.epochs)"
+    )
 
 
 class DartsFerParams(ParameterModel):
@@ -146,14 +155,14 @@ class DartsFerParams(ParameterModel):
     stn: StnParams = StnParams()
     final_network: FinalNetworkParams = FinalNetworkParams()
     training: DartsTrainingParams = DartsTrainingParams()
-    evaluation: dict[str, FerEvaluationParams] = Field(
+    evaluation: dict[str, DartsEvaluationParams] = Field(
         default_factory=lambda: {
-            "demo_fer2013": FerEvaluationParams(protocol="standard_split"),
-            "demo_ckplus": FerEvaluationParams(protocol="kfold", k=4),
-            "demo_jaffe": FerEvaluationParams(protocol="kfold", k=3),
-            "fer2013": FerEvaluationParams(protocol="standard_split"),
-            "ckplus": FerEvaluationParams(protocol="kfold", k=10),
-            "jaffe": FerEvaluationParams(protocol="kfold", k=10),
+            "demo_fer2013": DartsEvaluationParams(protocol="standard_split", epochs=3),
+            "demo_ckplus": DartsEvaluationParams(protocol="kfold", k=2, epochs=8),
+            "demo_jaffe": DartsEvaluationParams(protocol="kfold", k=3, epochs=10),
+            "fer2013": DartsEvaluationParams(protocol="standard_split"),
+            "ckplus": DartsEvaluationParams(protocol="kfold", k=10),
+            "jaffe": DartsEvaluationParams(protocol="kfold", k=10),
         },
-        description="per evaluation corpus, its protocol",
+        description="per evaluation corpus, its protocol (and optionally its epochs)",
     )
