@@ -55,27 +55,31 @@ def test_resnet20_has_one_fc_layer_and_no_x_or_w_dropout():
         build_model(surrogate_spec("resnet20", 7, 1, 28, dropout={"x": 0.2}))
 
 
-def test_feature_dropout_keeps_units_unscaled_in_training_and_scales_by_one_minus_p_at_test():
+def test_feature_dropout_rescales_kept_units_in_training_and_is_the_identity_at_test():
     torch.manual_seed(0)
     dropout = FeatureDropout(0.3)
     features = torch.full((200, 50), 2.0)
     trained = dropout.train()(features)
-    assert set(trained.unique().tolist()) == {0.0, 2.0}
-    assert (trained == 2.0).float().mean().item() == pytest.approx(0.7, abs=0.02)
-    assert torch.equal(dropout.eval()(features), features * 0.7)
+    kept = trained != 0
+    assert torch.allclose(trained[kept], torch.tensor(2.0 / 0.7))
+    assert kept.float().mean().item() == pytest.approx(0.7, abs=0.02)
+    # the expectation in training is what the test sees: eq. 7's weighting by 1 - p of the
+    # unscaled units, with the factor in the weights
+    assert trained.mean().item() == pytest.approx(2.0, rel=0.03)
+    assert torch.equal(dropout.eval()(features), features)
 
 
-def test_dropconnect_masks_weights_in_training_and_scales_them_at_test():
+def test_dropconnect_masks_and_rescales_weights_in_training_and_keeps_them_at_test():
     torch.manual_seed(0)
     layer = DropConnectLinear(100, 80, p=0.4)
     weights = layer.weight.detach().clone()
     masked = layer.train().effective_weight().detach()
     kept = masked != 0
-    assert torch.equal(masked[kept], weights[kept])
+    assert torch.allclose(masked[kept], weights[kept] / 0.6)
     assert kept.float().mean().item() == pytest.approx(0.6, abs=0.03)
-    assert torch.allclose(layer.eval().effective_weight(), weights * 0.6)
+    assert torch.equal(layer.eval().effective_weight(), layer.weight)
     inputs = torch.rand(4, 100)
-    assert torch.allclose(layer(inputs), inputs @ (weights * 0.6).T + layer.bias)
+    assert torch.allclose(layer(inputs), inputs @ weights.T + layer.bias)
 
 
 @pytest.mark.parametrize(
