@@ -14,6 +14,7 @@ from expression_nas.pipelines.darts_fer.pipeline import DEMO_CORPORA as FER_DEMO
 from expression_nas.pipelines.darts_fer.pipeline import REAL_CORPORA as FER_REAL
 from expression_nas.pipelines.darts_fer.pipeline import fer_pipelines
 from expression_nas.pipelines.data_preparation.pipeline import CORPORA, corpus_pipeline
+from expression_nas.pipelines.efficientnet_fer.pipeline import efficientnet_pipelines
 from expression_nas.pipelines.rnas_mer.pipeline import MER_CORPORA, rnas_pipeline
 from expression_nas.pipelines.surrogate_hpo_fer.pipeline import surrogate_pipelines
 
@@ -30,6 +31,9 @@ def register_pipelines() -> dict[str, Pipeline]:
       comparison. ``*_real``: the same on the real corpora (``--env=fer``).
     - ``surrogate_hpo_fer``: seed 001's sparseness HPO (DE / PSO through a surrogate network)
       and its baselines on the demo FER corpora; ``surrogate_hpo_fer_real`` (``--env=fer``).
+    - ``efficientnet_fer``: seed 003's EfficientNetV2-S scaling search with Optuna TPE (a
+      study that several workers share), the best network retrained and evaluated on the
+      demo FER corpora, and the seed's comparisons; ``efficientnet_fer_real`` (``--env=fer``).
     """
     pipelines = {
         "rnas_mer": rnas_mer.create_pipeline(),
@@ -46,5 +50,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines.update(fer_pipelines("", *FER_DEMO))
     pipelines.update(fer_pipelines("_real", *FER_REAL))
     pipelines.update(surrogate_pipelines())
+    pipelines.update(efficientnet_pipelines())
     pipelines["__default__"] = pipelines["rnas_mer"]
     return pipelines

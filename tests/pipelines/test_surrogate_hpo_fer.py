@@ -3,16 +3,13 @@ catalog factories, with an MLflow run open as kedro-mlflow would."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import mlflow
 import pandas as pd
 import pytest
-from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
-from test_darts_fer import TINY_FER_DEMO
-from test_data_preparation import _config, _merge, add_preparation_parameters
+from test_darts_fer import mlflow_experiment, tiny_fer_catalog
 
 from expression_nas.models.registry import build_model
 from expression_nas.parameters import check_parameters
@@ -35,27 +32,12 @@ TINY_HPO = {
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, single_torch_thread):
     tmp_path = tmp_path_factory.mktemp("surrogate_hpo")
-    catalog_config, parameters = _config()
-    for entry in catalog_config.values():
-        if "filepath" in entry:
-            entry["filepath"] = str(tmp_path / entry["filepath"])
-    prep = copy.deepcopy(parameters["data_preparation"])
-    hpo = _merge(parameters["surrogate_hpo_fer"], TINY_HPO)
+    catalog, hpo = tiny_fer_catalog(tmp_path, "surrogate_hpo_fer", TINY_HPO)
     hpo["checkpoint_dir"] = str(tmp_path / hpo["checkpoint_dir"])
-    catalog = DataCatalog.from_config(catalog_config)
-    for corpus, demo in TINY_FER_DEMO.items():
-        settings = prep["corpora"][corpus]
-        settings["demo"] = demo
-        settings["root"] = str(tmp_path / settings["root"])
-    add_preparation_parameters(catalog, prep, list(TINY_FER_DEMO))
     catalog["params:surrogate_hpo_fer"] = check_parameters({"surrogate_hpo_fer": hpo})[
         "surrogate_hpo_fer"
     ]
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = mlflow.create_experiment(
-        "hpo", artifact_location=(tmp_path / "artifacts").as_uri()
-    )
-    mlflow.set_experiment(experiment_id=experiment)
+    mlflow_experiment(tmp_path, "hpo")
     pipeline = preparation(DEMO_CORPORA) + hpo_pipeline("surrogate_hpo_fer", DEMO_CORPORA)
     with mlflow.start_run(run_name="surrogate_hpo_fer") as run:
         SequentialRunner().run(pipeline, catalog)

@@ -1,7 +1,8 @@
 """The parameter contract of every pipeline: one pydantic model per top-level parameter key
-(``data_preparation``, ``rnas_mer``, ``darts_fer``, ``surrogate_hpo_fer``), with nested models
-for its sections, the demo's settings (``conf/base``) as defaults, units and ranges in the
-field descriptions, and unknown keys refused.
+(``data_preparation``, ``rnas_mer``, ``darts_fer``, ``surrogate_hpo_fer``,
+``efficientnet_fer``), with nested models for its sections, the demo's settings
+(``conf/base``) as defaults, units and ranges in the field descriptions, and unknown keys
+refused.
 
 Where it sits: the layers run pipelines -> experiments -> library (DESIGN.md sec. 9), and each
 uses only those below. The nodes take these models (Kedro instantiates them from
@@ -27,6 +28,7 @@ from expression_nas.parameters.data_preparation import (
     CorpusParams,
     DataPreparationParams,
 )
+from expression_nas.parameters.efficientnet_fer import EfficientnetFerParams
 from expression_nas.parameters.rnas_mer import RnasMerParams
 from expression_nas.parameters.surrogate_hpo_fer import SurrogateHpoFerParams
 
@@ -37,6 +39,7 @@ __all__ = [
     "CorpusParams",
     "DartsFerParams",
     "DataPreparationParams",
+    "EfficientnetFerParams",
     "InvalidParametersError",
     "RnasMerParams",
     "SurrogateHpoFerParams",

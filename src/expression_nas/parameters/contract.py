@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from expression_nas.parameters.common import ParameterModel
 from expression_nas.parameters.darts_fer import DartsFerParams
 from expression_nas.parameters.data_preparation import DataPreparationParams
+from expression_nas.parameters.efficientnet_fer import EfficientnetFerParams
 from expression_nas.parameters.rnas_mer import RnasMerParams
 from expression_nas.parameters.surrogate_hpo_fer import SurrogateHpoFerParams
 
@@ -28,6 +29,7 @@ PARAMETER_MODELS: dict[str, type[ParameterModel]] = {
     "rnas_mer": RnasMerParams,
     "darts_fer": DartsFerParams,
     "surrogate_hpo_fer": SurrogateHpoFerParams,
+    "efficientnet_fer": EfficientnetFerParams,
 }
 
 
