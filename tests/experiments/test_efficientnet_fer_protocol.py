@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from expression_nas.experiments import efficientnet_comparisons as comparisons
 from expression_nas.experiments import efficientnet_fer as experiment
 from expression_nas.models.registry import build_model
 from expression_nas.parameters import EfficientnetFerParams
@@ -173,7 +174,7 @@ def test_the_comparisons_share_data_and_differ_in_one_factor(tmp_path):
     samples = _fer_table()
     best = {"width_coefficient": 0.2, "depth_coefficient": 0.2, "top_filters": 16, "dropout": 0.0}
     report = {"best": {"params": {"lr": 1e-3, **best}}}
-    scaling, weighting = experiment.run_comparisons(
+    scaling, weighting = comparisons.run_comparisons(
         _images(len(samples)), samples, CLASSES, {}, report, _params(tmp_path),
         AugmentationConfig(),
     )  # fmt: skip
@@ -184,5 +185,5 @@ def test_the_comparisons_share_data_and_differ_in_one_factor(tmp_path):
     for table in (scaling, weighting):
         assert set(table["train_images"]) == {21} and set(table["test_images"]) == {14}
         assert set(table["minority_class"]) == {"disgust"}
-    figure = experiment.loss_weighting_figure(weighting, CLASSES)
-    assert figure.axes and experiment.scaling_figure(scaling).axes
+    figure = comparisons.loss_weighting_figure(weighting, CLASSES)
+    assert figure.axes and comparisons.scaling_figure(scaling).axes

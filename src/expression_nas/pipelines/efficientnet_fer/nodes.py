@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from expression_nas import tracking
+from expression_nas.experiments import efficientnet_comparisons as comparisons
 from expression_nas.experiments import efficientnet_fer as experiment
 from expression_nas.experiments.fer_evaluation import confusion_figure
 from expression_nas.experiments.library_configs import augmentation_config
@@ -100,11 +101,11 @@ def compare(
 ) -> tuple[pd.DataFrame, Figure, pd.DataFrame, Figure]:
     """Seed 003's comparisons: full against scaled-down, weighted against unweighted loss."""
     with torch_threads(params.threads):
-        scaling, weighting = experiment.run_comparisons(
+        scaling, weighting = comparisons.run_comparisons(
             images, samples, classes, spec, search_report, params, augmentation_config(augmentation)
         )
-    scaling_plot = experiment.scaling_figure(scaling)
-    weighting_plot = experiment.loss_weighting_figure(weighting, classes)
+    scaling_plot = comparisons.scaling_figure(scaling)
+    weighting_plot = comparisons.loss_weighting_figure(weighting, classes)
     tracking.log_figure(scaling_plot, "comparisons/scaling.png")
     tracking.log_figure(weighting_plot, "comparisons/loss_weighting.png")
     for name, table in (("scaling", scaling), ("loss_weighting", weighting)):
