@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import mlflow
 import optuna
+import pytest
 from matplotlib.figure import Figure
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
@@ -63,6 +64,7 @@ def test_trials_are_dealt_evenly():
     assert shares(0, 2) == shares(-1, 2) == []
 
 
+@pytest.mark.slow  # three runs of spawned workers: about 30 s on 2 cores
 def test_two_workers_share_one_journal_file_and_a_rerun_continues(tmp_path):
     config = _config(tmp_path)
     study, run = run_study(config, Quadratic(seconds=0.2), target=6, n_workers=2)
