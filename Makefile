@@ -7,7 +7,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: .venv demo darts-demo hpo-demo toy-study test lint benchmark viz mlflow-ui clean-data
+.PHONY: .venv demo darts-demo hpo-demo efficientnet-demo toy-study test lint benchmark viz mlflow-ui clean-data
 
 # The environment is rebuilt when pyproject.toml changes. torch 2.14.1 and torchvision 0.29.1
 # come from this machine's local wheel store through plain pip (uv/poetry would download GBs).
@@ -28,6 +28,9 @@ darts-demo: $(VENV)/.installed
 
 hpo-demo: $(VENV)/.installed
 	$(BIN)/kedro run --pipelines=surrogate_hpo_fer
+
+efficientnet-demo: $(VENV)/.installed
+	$(BIN)/kedro run --pipelines=efficientnet_fer
 
 toy-study: $(VENV)/.installed
 	$(BIN)/python -m expression_nas.studies.toy_bilevel

@@ -65,3 +65,19 @@ def test_darts_pipelines_read_their_own_corpora_and_each_has_a_protocol():
         "cell_dropout": 0.0,
     }
     assert parameters["darts_fer"]["training"]["momentum"] == 0.9
+
+
+def test_efficientnet_pipelines_read_their_own_corpora_and_search_on_fer2013():
+    pipelines = register_pipelines()
+    for name, corpora in (
+        ("efficientnet_fer", ("demo_fer2013", "demo_ckplus", "demo_jaffe")),
+        ("efficientnet_fer_real", ("fer2013", "ckplus", "jaffe")),
+    ):
+        pipeline = pipelines[name]
+        outputs = pipeline.all_outputs()
+        assert {f"{name}.metrics_{corpus}" for corpus in corpora} <= outputs
+        assert {f"{name}.search_report", f"{name}.optuna_param_importances"} <= outputs
+        read = {item.split(".")[0] for item in pipeline.all_inputs() | outputs}
+        assert {c for c in CORPORA if c in read} == set(corpora)
+        (search,) = [node for node in pipeline.nodes if node.name == f"{name}.search"]
+        assert f"{corpora[0]}.clips" in search.inputs

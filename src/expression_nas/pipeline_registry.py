@@ -20,6 +20,7 @@ from expression_nas.pipelines.data_preparation.pipeline import (
     corpus_pipeline,
     preparation,
 )
+from expression_nas.pipelines.efficientnet_fer.pipeline import efficientnet_pipelines
 from expression_nas.pipelines.rnas_mer.pipeline import MER_CORPORA, rnas_pipeline
 from expression_nas.pipelines.surrogate_hpo_fer.pipeline import surrogate_pipelines
 
@@ -38,6 +39,9 @@ def register_pipelines() -> dict[str, Pipeline]:
       and its baselines on the demo FER corpora; ``surrogate_hpo_fer_real`` (``--env=fer``).
     - ``cross_database``: prepare the demo FER corpora, train on each and test on each other;
       ``cross_database_real``: the same on FER2013, CK+ and JAFFE (``--env=fer``).
+    - ``efficientnet_fer``: seed 003's EfficientNetV2-S scaling search with Optuna TPE (a
+      study that several workers share), the best network retrained and evaluated on the
+      demo FER corpora, and the seed's comparisons; ``efficientnet_fer_real`` (``--env=fer``).
     """
     pipelines = {
         "rnas_mer": rnas_mer.create_pipeline(),
@@ -58,5 +62,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["cross_database_real"] = preparation(XDB_REAL) + cross_database_pipeline(
         "cross_database_real", XDB_REAL
     )
+    pipelines.update(efficientnet_pipelines())
     pipelines["__default__"] = pipelines["rnas_mer"]
     return pipelines

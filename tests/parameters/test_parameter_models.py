@@ -20,6 +20,7 @@ from expression_nas.parameters import (
     AugmentationParams,
     CorpusParams,
     DartsFerParams,
+    EfficientnetFerParams,
     RnasMerParams,
     check_parameters,
 )
@@ -72,6 +73,7 @@ def test_the_defaults_are_the_demo_settings():
     base = check_parameters(parameters("base"))
     assert RnasMerParams() == base["rnas_mer"]
     assert DartsFerParams() == base["darts_fer"]
+    assert EfficientnetFerParams() == base["efficientnet_fer"]
     assert AlignmentParams() == base["data_preparation"].alignment
     assert AugmentationParams() == base["data_preparation"].augmentation
 
@@ -87,6 +89,12 @@ def test_the_seed_settings_of_the_real_corpora_arrive():
         20,
         0.9,
     )
+    effnet = check_parameters(parameters("fer"))["efficientnet_fer"]
+    assert (effnet.study.n_trials, effnet.search_training.max_epochs) == (50, 100)
+    assert (effnet.search_training.patience, effnet.final_training.patience) == (10, 10)
+    assert (effnet.space.width_coefficient.high, effnet.space.depth_coefficient.high) == (1.4, 1.4)
+    assert effnet.search_training.max_train_images is None
+    assert effnet.study.storage != EfficientnetFerParams().study.storage  # its own study
     corpus = check_parameters(parameters("casme2"))["data_preparation"].corpora["casme2"]
     assert corpus.root == "/path/to/your/casme2" and corpus.length == 152
 

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from kedro.runner import SequentialRunner
-from test_darts_fer import tiny_fer_demo_catalog
-from test_data_preparation import _merge
+from test_darts_fer import mlflow_experiment, tiny_fer_catalog
 
 from expression_nas.parameters import CrossDatabaseParams
 from expression_nas.pipeline_registry import register_pipelines
@@ -30,15 +29,9 @@ REPORTS = "data/08_reporting/cross_database"
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, single_torch_thread):
     tmp_path = tmp_path_factory.mktemp("xdb")
-    catalog, parameters = tiny_fer_demo_catalog(tmp_path)
-    settings = _merge(parameters["cross_database"], TINY_XDB)
+    catalog, settings = tiny_fer_catalog(tmp_path, "cross_database", TINY_XDB)
     catalog["params:cross_database"] = CrossDatabaseParams.model_validate(settings)
-
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = mlflow.create_experiment(
-        "xdb", artifact_location=(tmp_path / "artifacts").as_uri()
-    )
-    mlflow.set_experiment(experiment_id=experiment)
+    mlflow_experiment(tmp_path, "xdb")
     with mlflow.start_run(run_name="cross_database") as run:
         SequentialRunner().run(register_pipelines()["cross_database"], catalog)
     return tmp_path, run.info.run_id

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -38,9 +37,10 @@ EVALUATED = DEMO_CORPORA[1]
 METHODS = ("darts_fer", "darts_stn_fer")
 
 
-def tiny_fer_demo_catalog(tmp_path: Path) -> tuple[DataCatalog, dict]:
-    """The project's catalog with every file under ``tmp_path`` and the preparation parameters
-    of the tiny demo FER corpora; and the project's parameters."""
+def tiny_fer_catalog(tmp_path, key: str, overrides: dict) -> tuple[DataCatalog, dict]:
+    """The project's catalog with its files under ``tmp_path``, the typed parameters of the
+    tiny demo FER corpora's preparation in it, and ``key``'s conf/base parameters merged with
+    ``overrides`` (raw: the caller adjusts its paths and adds them)."""
     catalog_config, parameters = _config()
     for entry in catalog_config.values():
         if "filepath" in entry:
@@ -52,22 +52,25 @@ def tiny_fer_demo_catalog(tmp_path: Path) -> tuple[DataCatalog, dict]:
         settings["root"] = str(tmp_path / settings["root"])
     catalog = DataCatalog.from_config(catalog_config)
     add_preparation_parameters(catalog, prep, list(TINY_FER_DEMO))
-    return catalog, parameters
+    return catalog, _merge(parameters[key], overrides)
+
+
+def mlflow_experiment(tmp_path, name: str) -> str:
+    """A fresh MLflow experiment in a SQLite store under ``tmp_path``, made the active one
+    (as kedro-mlflow does)."""
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = mlflow.create_experiment(name, artifact_location=(tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
+    return experiment
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, single_torch_thread):
     tmp_path = tmp_path_factory.mktemp("darts")
-    catalog, parameters = tiny_fer_demo_catalog(tmp_path)
-    darts = _merge(parameters["darts_fer"], TINY_DARTS)
+    catalog, darts = tiny_fer_catalog(tmp_path, "darts_fer", TINY_DARTS)
     darts["checkpoint_dir"] = str(tmp_path / darts["checkpoint_dir"])
     catalog["params:darts_fer"] = check_parameters({"darts_fer": darts})["darts_fer"]
-
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = mlflow.create_experiment(
-        "darts", artifact_location=(tmp_path / "artifacts").as_uri()
-    )
-    mlflow.set_experiment(experiment_id=experiment)
+    mlflow_experiment(tmp_path, "darts")
     with mlflow.start_run(run_name="darts_comparison") as run:
         SequentialRunner().run(fer_pipelines("", *DEMO_CORPORA)["darts_comparison"], catalog)
     return tmp_path, run.info.run_id

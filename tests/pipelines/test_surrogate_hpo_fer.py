@@ -9,8 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 from kedro.runner import SequentialRunner
-from test_darts_fer import tiny_fer_demo_catalog
-from test_data_preparation import _merge
+from test_darts_fer import mlflow_experiment, tiny_fer_catalog
 
 from expression_nas.models.registry import build_model
 from expression_nas.parameters import check_parameters
@@ -33,17 +32,12 @@ TINY_HPO = {
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, single_torch_thread):
     tmp_path = tmp_path_factory.mktemp("surrogate_hpo")
-    catalog, parameters = tiny_fer_demo_catalog(tmp_path)
-    hpo = _merge(parameters["surrogate_hpo_fer"], TINY_HPO)
+    catalog, hpo = tiny_fer_catalog(tmp_path, "surrogate_hpo_fer", TINY_HPO)
     hpo["checkpoint_dir"] = str(tmp_path / hpo["checkpoint_dir"])
     catalog["params:surrogate_hpo_fer"] = check_parameters({"surrogate_hpo_fer": hpo})[
         "surrogate_hpo_fer"
     ]
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = mlflow.create_experiment(
-        "hpo", artifact_location=(tmp_path / "artifacts").as_uri()
-    )
-    mlflow.set_experiment(experiment_id=experiment)
+    mlflow_experiment(tmp_path, "hpo")
     pipeline = preparation(DEMO_CORPORA) + hpo_pipeline("surrogate_hpo_fer", DEMO_CORPORA)
     with mlflow.start_run(run_name="surrogate_hpo_fer") as run:
         SequentialRunner().run(pipeline, catalog)

@@ -150,6 +150,18 @@ def subject_validation_split(
     return rows[~is_val], rows[is_val]
 
 
+def stratified_draw(
+    rows: np.ndarray, labels: np.ndarray, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``n`` of ``rows`` (``labels[i]`` the class of ``rows[i]``), each class in proportion:
+    the rows shuffled, then ranked by their place within their class over the class's size."""
+    order = rng.permutation(len(rows))
+    drawn, labels = np.asarray(rows)[order], np.asarray(labels)[order]
+    place = pd.Series(labels).groupby(labels).cumcount().to_numpy() + 0.5
+    share = place / np.bincount(labels)[labels]
+    return drawn[np.argsort(share, kind="stable")[:n]]
+
+
 @dataclass(frozen=True)
 class LabelSpace:
     """The classes a source (training) and a target (test) label set share.

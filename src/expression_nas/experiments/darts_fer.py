@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from expression_nas import tracking
 from expression_nas.evaluation.profiling import profile_model
+from expression_nas.evaluation.protocols import stratified_draw
 from expression_nas.experiments.fer_evaluation import (
     TRAIN_USAGE,
     confusion_figure,
@@ -78,12 +79,7 @@ def search_split(
         raise ValueError(f"darts_fer.search.train_portion must be in (0, 1), got {train_portion}")
     rng = np.random.default_rng(seed)
     if max_images is not None and max_images < len(rows):
-        # each class in proportion: its shuffled images ranked by their place within the class
-        drawn = rng.permutation(rows)
-        labels = samples["label_index"].to_numpy()[drawn]
-        place = pd.Series(labels).groupby(labels).cumcount().to_numpy() + 0.5
-        share = place / np.bincount(labels)[labels]
-        rows = drawn[np.argsort(share, kind="stable")[:max_images]]
+        rows = stratified_draw(rows, samples["label_index"].to_numpy()[rows], max_images, rng)
     shuffled = rng.permutation(rows)
     cut = min(len(rows) - 1, max(1, round(train_portion * len(rows))))
     return {"train": sorted(shuffled[:cut].tolist()), "val": sorted(shuffled[cut:].tolist())}

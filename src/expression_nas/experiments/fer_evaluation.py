@@ -4,7 +4,8 @@ network per fold and scoring of the pooled predictions.
 Protocols:
 - ``standard_split`` (FER2013): train on ``usage == Training``, test on ``PrivateTest``.
   ``PublicTest`` is FER2013's validation split: it is never tested on and, since training runs
-  a fixed number of epochs, not used here at all.
+  a fixed number of epochs, not used by ``evaluate_fer``; protocols that select (a search,
+  early stopping) score on it through ``plan_folds``.
 - ``kfold``: person-independent k-fold cross-validation, every subject's images in one fold
   (``evaluation.protocols.subject_groups``).
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,13 @@ from tqdm.auto import tqdm
 
 from expression_nas import tracking
 from expression_nas.evaluation.metrics import classification_metrics, confusion_matrix_figure
-from expression_nas.evaluation.protocols import Fold, FoldView, RowView, subject_groups
+from expression_nas.evaluation.protocols import (
+    Fold,
+    FoldView,
+    RowView,
+    subject_groups,
+    subject_validation_split,
+)
 from expression_nas.training.data import ImageDataset, RowReadable, make_loader
 from expression_nas.training.loop import OptimizerConfig, predict, train_fixed_epochs
 
@@ -39,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 PROTOCOLS = ("standard_split", "kfold")
 FER_PREDICTION_COLUMNS = ("sample_id", "subject", "fold", "y_true", "y_pred")
-TRAIN_USAGE, TEST_USAGE = "Training", "PrivateTest"
+TRAIN_USAGE, VALIDATION_USAGE, TEST_USAGE = "Training", "PublicTest", "PrivateTest"
 
 
 def _originals(samples: pd.DataFrame) -> np.ndarray:
@@ -90,6 +97,56 @@ def fer_folds(samples: pd.DataFrame, protocol: str, k: int = 10, seed: int = 0) 
             for group in range(k)
         ]
     raise ValueError(f"unknown FER protocol {protocol!r}; expected one of {PROTOCOLS}")
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """Rows (into the samples table) of one fold of a protocol with a selection step (a
+    search, early stopping): what the selection trains on and scores on, what a final network
+    without selection trains on, and what is predicted once."""
+
+    name: str
+    search_train: np.ndarray
+    search_validation: np.ndarray
+    final_train: np.ndarray
+    test: np.ndarray
+
+
+def plan_folds(
+    samples: pd.DataFrame, protocol: str, k: int, seed: int, validation_fraction: float
+) -> list[FoldPlan]:
+    """The folds of ``protocol`` with their selection rows: ``standard_split`` selects on
+    PublicTest (training on Training); ``kfold`` holds out about ``validation_fraction`` of
+    each fold's training subjects (``subject_validation_split``), so no selection ever sees a
+    test subject."""
+    samples = samples.reset_index(drop=True)
+    if protocol == "standard_split":
+        usage = samples.get("usage")
+        if usage is None:
+            raise ValueError("protocol 'standard_split' needs a 'usage' column (FER2013)")
+        usage = usage.astype(str).to_numpy()
+        train, validation, test = (
+            np.flatnonzero(usage == name) for name in (TRAIN_USAGE, VALIDATION_USAGE, TEST_USAGE)
+        )
+        if len(validation) == 0:
+            raise ValueError(f"no rows with usage {VALIDATION_USAGE!r} to score the searches on")
+        return [FoldPlan(TEST_USAGE, train, validation, train, test)]
+    subjects = samples["subject"].astype(str).to_numpy()
+    plans = []
+    for fold in fer_folds(samples, protocol, k, seed):
+        search_train, search_validation = subject_validation_split(
+            fold.train_rows, subjects[fold.train_rows], validation_fraction, seed
+        )
+        plans.append(
+            FoldPlan(
+                fold.test_subject,
+                search_train,
+                search_validation,
+                fold.train_rows,
+                np.asarray(fold.test_rows),
+            )
+        )
+    return plans
 
 
 def class_weights(labels: Sequence[int] | np.ndarray, n_classes: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from expression_nas.hpo.optuna_study import StudyConfig
 from expression_nas.nas.darts.search_space import DartsSearchConfig
 from expression_nas.nas.rnas.operations import HYBRID_OPERATIONS, PLAIN_3D_OPERATIONS
 from expression_nas.nas.rnas.search_space import RnasSearchConfig
@@ -17,12 +18,15 @@ from expression_nas.parameters import (
     AlignmentParams,
     AugmentationParams,
     DartsFerParams,
+    EfficientnetFerParams,
     RnasMerParams,
 )
 from expression_nas.parameters.common import BilevelSearchParams, SgdTrainingParams
 from expression_nas.parameters.darts_fer import StnParams
+from expression_nas.parameters.efficientnet_fer import EarlyStoppingTrainingParams
 from expression_nas.preprocessing.alignment import AlignmentConfig
 from expression_nas.preprocessing.augmentation import AugmentationConfig
+from expression_nas.training.early_stopping import EarlyStoppingConfig
 from expression_nas.training.loop import OptimizerConfig
 
 Config = TypeVar("Config")
@@ -102,3 +106,27 @@ def alignment_config(alignment: AlignmentParams) -> AlignmentConfig:
 def augmentation_config(augmentation: AugmentationParams) -> AugmentationConfig:
     """The transform's settings (seed, copies and balancing plan the copies)."""
     return library_config(AugmentationConfig, augmentation)
+
+
+def study_config(params: EfficientnetFerParams) -> StudyConfig:
+    """The Optuna study of ``efficientnet_fer``: storage, TPE sampler, pruner, retries."""
+    study, sampler = params.study, params.sampler
+    return StudyConfig(
+        name=study.name,
+        storage=study.storage,
+        seed=params.seed,
+        n_startup_trials=sampler.n_startup_trials,
+        multivariate=sampler.multivariate,
+        constant_liar=sampler.constant_liar,
+        pruner=params.pruner.kind,
+        pruner_warmup_steps=params.pruner.n_warmup_steps,
+        max_resource=params.search_training.max_epochs,
+        max_retries=study.max_retries,
+        heartbeat_interval=study.heartbeat_interval,
+        grace_period=study.grace_period,
+    )
+
+
+def early_stopping_config(training: EarlyStoppingTrainingParams, lr: float) -> EarlyStoppingConfig:
+    """Adam at ``lr`` (searched, so not a parameter of the section) with the stopping rule."""
+    return library_config(EarlyStoppingConfig, training, lr=lr, min_delta=0.0)

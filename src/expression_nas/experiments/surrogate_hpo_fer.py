@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +36,7 @@ from torch.nn import functional as F
 from expression_nas import tracking
 from expression_nas.evaluation.metrics import classification_metrics
 from expression_nas.evaluation.profiling import count_flops, count_parameters
-from expression_nas.evaluation.protocols import subject_validation_split
-from expression_nas.experiments.fer_evaluation import TEST_USAGE, TRAIN_USAGE, fer_folds
+from expression_nas.experiments.fer_evaluation import plan_folds
 from expression_nas.hpo.sparseness import (
     DROPOUTS,
     HYPERPARAMETERS,
@@ -63,7 +61,6 @@ from expression_nas.parameters.surrogate_hpo_fer import SurrogateHpoFerParams
 
 logger = logging.getLogger(__name__)
 
-VALIDATION_USAGE = "PublicTest"
 GROUPS = {"lambda": LAMBDAS, "dropout": DROPOUTS, "all": HYPERPARAMETERS}
 
 
@@ -77,52 +74,6 @@ def method_group(method: str, backbone: str) -> tuple[str, ...]:
     """The hyper-parameters ``method`` (e.g. ``pso_lambda``) tunes or sets on ``backbone``."""
     group = method.rsplit("_", 1)[1] if "_" in method else "all"
     return tuple(n for n in GROUPS[group] if n in tunable(backbone))
-
-
-@dataclass(frozen=True)
-class FoldPlan:
-    """Rows (into the samples table) of one fold: what the searches train on and score on,
-    what the final network trains on, and what is predicted once."""
-
-    name: str
-    search_train: np.ndarray
-    search_validation: np.ndarray
-    final_train: np.ndarray
-    test: np.ndarray
-
-
-def plan_folds(
-    samples: pd.DataFrame, protocol: str, k: int, seed: int, validation_fraction: float
-) -> list[FoldPlan]:
-    """The folds of ``protocol`` with their search and final-training rows (module docstring)."""
-    samples = samples.reset_index(drop=True)
-    if protocol == "standard_split":
-        usage = samples.get("usage")
-        if usage is None:
-            raise ValueError("protocol 'standard_split' needs a 'usage' column (FER2013)")
-        usage = usage.astype(str).to_numpy()
-        train, validation, test = (
-            np.flatnonzero(usage == name) for name in (TRAIN_USAGE, VALIDATION_USAGE, TEST_USAGE)
-        )
-        if len(validation) == 0:
-            raise ValueError(f"no rows with usage {VALIDATION_USAGE!r} to score the searches on")
-        return [FoldPlan(TEST_USAGE, train, validation, train, test)]
-    subjects = samples["subject"].astype(str).to_numpy()
-    plans = []
-    for fold in fer_folds(samples, protocol, k, seed):
-        search_train, search_validation = subject_validation_split(
-            fold.train_rows, subjects[fold.train_rows], validation_fraction, seed
-        )
-        plans.append(
-            FoldPlan(
-                fold.test_subject,
-                search_train,
-                search_validation,
-                fold.train_rows,
-                np.asarray(fold.test_rows),
-            )
-        )
-    return plans
 
 
 def tensor_split(images: Any, samples: pd.DataFrame, rows: np.ndarray, size: int) -> TensorSplit:

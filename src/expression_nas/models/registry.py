@@ -11,6 +11,8 @@ from torch import nn
 
 from expression_nas.models.darts_net import FAMILY as DARTS_FAMILY
 from expression_nas.models.darts_net import DartsNetwork, validate_darts_spec
+from expression_nas.models.efficientnet_net import FAMILY as EFFICIENTNET_FAMILY
+from expression_nas.models.efficientnet_net import build_efficientnet, validate_efficientnet_spec
 from expression_nas.models.plain_cnn_net import FAMILY as PLAIN_CNN_FAMILY
 from expression_nas.models.plain_cnn_net import PlainCnn, validate_plain_cnn_spec
 from expression_nas.models.rnas_net import FAMILY as RNAS_FAMILY
@@ -33,6 +35,7 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
     DARTS_FAMILY: ModelFamily(build=DartsNetwork, validate=validate_darts_spec),
     PLAIN_CNN_FAMILY: ModelFamily(build=PlainCnn, validate=validate_plain_cnn_spec),
     SURROGATE_FAMILY: ModelFamily(build=SparseNetwork, validate=validate_surrogate_spec),
+    EFFICIENTNET_FAMILY: ModelFamily(build=build_efficientnet, validate=validate_efficientnet_spec),
 }
 
 

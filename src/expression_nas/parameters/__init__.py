@@ -1,7 +1,7 @@
 """The parameter contract of every pipeline: one pydantic model per top-level parameter key
-(``data_preparation``, ``rnas_mer``, ``darts_fer``, ``surrogate_hpo_fer``, ``cross_database``),
-with nested models for its sections, the demo's settings (``conf/base``) as defaults, units and
-ranges in the field descriptions, and unknown keys refused.
+(``data_preparation``, ``rnas_mer``, ``darts_fer``, ``surrogate_hpo_fer``, ``cross_database``,
+``efficientnet_fer``), with nested models for its sections, the demo's settings (``conf/base``)
+as defaults, units and ranges in the field descriptions, and unknown keys refused.
 
 Where it sits: the layers run pipelines -> experiments -> library (DESIGN.md sec. 9), and each
 uses only those below. The nodes take these models (Kedro instantiates them from
@@ -28,6 +28,7 @@ from expression_nas.parameters.data_preparation import (
     CorpusParams,
     DataPreparationParams,
 )
+from expression_nas.parameters.efficientnet_fer import EfficientnetFerParams
 from expression_nas.parameters.rnas_mer import RnasMerParams
 from expression_nas.parameters.surrogate_hpo_fer import SurrogateHpoFerParams
 
@@ -39,6 +40,7 @@ __all__ = [
     "CrossDatabaseParams",
     "DartsFerParams",
     "DataPreparationParams",
+    "EfficientnetFerParams",
     "InvalidParametersError",
     "RnasMerParams",
     "SurrogateHpoFerParams",

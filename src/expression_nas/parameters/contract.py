@@ -20,6 +20,7 @@ from expression_nas.parameters.common import ParameterModel
 from expression_nas.parameters.cross_database import CrossDatabaseParams
 from expression_nas.parameters.darts_fer import DartsFerParams
 from expression_nas.parameters.data_preparation import DataPreparationParams
+from expression_nas.parameters.efficientnet_fer import EfficientnetFerParams
 from expression_nas.parameters.rnas_mer import RnasMerParams
 from expression_nas.parameters.surrogate_hpo_fer import SurrogateHpoFerParams
 
@@ -30,6 +31,7 @@ PARAMETER_MODELS: dict[str, type[ParameterModel]] = {
     "darts_fer": DartsFerParams,
     "surrogate_hpo_fer": SurrogateHpoFerParams,
     "cross_database": CrossDatabaseParams,
+    "efficientnet_fer": EfficientnetFerParams,
 }
 
 

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from expression_nas.preprocessing.augmentation import ClipAugmenter
+
 
 class RowReadable(Protocol):
     """What ``ClipDataset`` and ``ImageDataset`` need from a store of clips or images: a numpy
@@ -93,9 +95,35 @@ class ImageDataset(Dataset):
         return len(self.rows)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = torch.from_numpy(np.array(self.images[int(self.rows[index])], dtype=np.float32))
+        return self._as_tensor(self.images[int(self.rows[index])]), int(self.labels[index])
+
+    @staticmethod
+    def _as_tensor(image: Any) -> torch.Tensor:
+        image = torch.from_numpy(np.array(image, dtype=np.float32))
         image = image.permute(2, 0, 1) if image.ndim == 3 else image.unsqueeze(0)
-        return image.div_(255.0), int(self.labels[index])
+        return image.div_(255.0)
+
+
+class AugmentedImageDataset(ImageDataset):
+    """``ImageDataset`` whose every read is a new random transform of the image by
+    ``augmenter`` (the project's clip/still augmentation), so each epoch sees other variants
+    (on-the-fly augmentation, as seed 003 trains). Each transform's seed is drawn from torch's
+    global generator, so a seeded training run is reproducible."""
+
+    def __init__(
+        self,
+        images: RowReadable,
+        rows: Sequence[int] | np.ndarray,
+        labels: Sequence[int],
+        augmenter: ClipAugmenter,
+    ) -> None:
+        super().__init__(images, rows, labels)
+        self.augmenter = augmenter
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        still = np.asarray(self.images[int(self.rows[index])])[None]  # a clip of one frame
+        seed = int(torch.randint(0, 2**31 - 1, ()))
+        return self._as_tensor(self.augmenter(still, seed=seed)[0]), int(self.labels[index])
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:

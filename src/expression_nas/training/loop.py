@@ -9,7 +9,8 @@ validation split of the training subjects (``evaluation.protocols.subject_valida
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,19 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's intra-op threads set to ``threads`` for the block (None: left as they are).
+    Small networks on a shared CPU often train fastest on one thread: several contend."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -38,6 +52,32 @@ class OptimizerConfig:
     epochs: int = 70
     batch_size: int = 12
     cosine: bool = True
+
+
+def train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    device: str | torch.device,
+) -> tuple[float, float]:
+    """One pass over ``loader`` in training mode; the mean loss and accuracy of its batches
+    as they were seen."""
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for batch_inputs, batch_targets in loader:
+        targets = batch_targets.to(device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(batch_inputs.to(device))
+        loss = criterion(logits, targets)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.item() * len(targets)
+        correct += (logits.argmax(dim=1) == targets).sum().item()
+        seen += len(targets)
+    if seen == 0:
+        raise ValueError("the training loader yielded no samples")
+    return loss_sum / seen, correct / seen
 
 
 def train_fixed_epochs(
@@ -77,27 +117,14 @@ def train_fixed_epochs(
     history: list[dict] = []
     progress = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", leave=False)
     for epoch in progress:
-        model.train()
         lr = optimizer.param_groups[0]["lr"]
-        loss_sum, correct, seen = 0.0, 0, 0
-        for batch_inputs, batch_targets in train_loader:
-            targets = batch_targets.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(batch_inputs.to(device))
-            loss = criterion(logits, targets)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.item() * len(targets)
-            correct += (logits.argmax(dim=1) == targets).sum().item()
-            seen += len(targets)
-        if seen == 0:
-            raise ValueError("the training loader yielded no samples")
+        loss, accuracy = train_epoch(model, train_loader, criterion, optimizer, device)
         if scheduler is not None:
             scheduler.step()
-        record = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "lr": lr}
+        record = {"epoch": epoch, "loss": loss, "accuracy": accuracy, "lr": lr}
         history.append(record)
         progress.set_postfix(loss=f"{record['loss']:.4f}", acc=f"{record['accuracy']:.3f}")
-        logger.debug("epoch %d: loss %.4f, accuracy %.3f", epoch, record["loss"], correct / seen)
+        logger.debug("epoch %d: loss %.4f, accuracy %.3f", epoch, loss, accuracy)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
     if history:

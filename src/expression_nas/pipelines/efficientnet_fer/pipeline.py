@@ -1,0 +1,112 @@
+"""``efficientnet_fer`` (demo corpora) and ``efficientnet_fer_real`` (``--env=fer``): the TPE
+study on the search corpus (the first: FER2013), Optuna's plots, the best configuration
+retrained and evaluated on every corpus, the comparisons and a summary. Outputs live under
+the pipeline's namespace (conf/base/catalog.yml); the prepared corpora in their own."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from expression_nas.experiments.efficientnet_fer import STUDY_PLOTS
+from expression_nas.pipelines.data_preparation.pipeline import preparation
+from expression_nas.pipelines.efficientnet_fer import nodes
+from expression_nas.pipelines.namespaces import (
+    bind,
+    classes_parameter,
+    reading_other_namespaces,
+)
+
+DEMO_CORPORA = ("demo_fer2013", "demo_ckplus", "demo_jaffe")
+REAL_CORPORA = ("fer2013", "ckplus", "jaffe")
+PARAMS = "params:efficientnet_fer"
+AUGMENTATION = "params:data_preparation.augmentation"
+
+
+def efficientnet_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
+    """The study on ``corpora[0]`` and the evaluation on every corpus, under ``name``."""
+    search_corpus = corpora[0]
+    external = {}
+    for corpus in corpora:
+        external |= {f"clips_{corpus}": f"{corpus}.clips", f"samples_{corpus}": f"{corpus}.samples"}
+    search_data = [f"clips_{search_corpus}", f"samples_{search_corpus}"]
+    evaluation = [
+        Node(
+            bind(nodes.evaluate_corpus, corpus=corpus, log_model=corpus == search_corpus),
+            [
+                f"clips_{corpus}",
+                f"samples_{corpus}",
+                "architecture_spec",
+                "search_report",
+                PARAMS,
+                AUGMENTATION,
+                classes_parameter(corpus),
+            ],
+            [f"predictions_{corpus}", f"metrics_{corpus}", f"confusion_matrix_{corpus}"],
+            name=f"evaluate_{corpus}",
+        )
+        for corpus in corpora
+    ]
+    with reading_other_namespaces():
+        return Pipeline(
+            [
+                Node(
+                    nodes.search,
+                    [*search_data, PARAMS, AUGMENTATION, classes_parameter(search_corpus)],
+                    ["search_report", "trials", "architecture_spec"],
+                    name="search",
+                ),
+                Node(
+                    nodes.plot_study,
+                    ["search_report", PARAMS],
+                    [f"optuna_{plot}" for plot in STUDY_PLOTS],
+                    name="plot_study",
+                ),
+                *evaluation,
+                Node(
+                    nodes.compare,
+                    [
+                        *search_data,
+                        "architecture_spec",
+                        "search_report",
+                        PARAMS,
+                        AUGMENTATION,
+                        classes_parameter(search_corpus),
+                    ],
+                    [
+                        "scaling_comparison",
+                        "scaling_comparison_plot",
+                        "loss_weighting_comparison",
+                        "loss_weighting_comparison_plot",
+                    ],
+                    name="compare",
+                ),
+                Node(
+                    nodes.summarize,
+                    [
+                        "search_report",
+                        "scaling_comparison",
+                        "loss_weighting_comparison",
+                        *(f"metrics_{corpus}" for corpus in corpora),
+                    ],
+                    "summary",
+                    name="summarize",
+                ),
+            ],
+            namespace=name,
+            inputs=external,
+            parameters={PARAMS, AUGMENTATION, *(classes_parameter(c) for c in corpora)},
+            tags=["efficientnet_fer", name],
+        )
+
+
+def efficientnet_pipelines() -> dict[str, Pipeline]:
+    return {
+        "efficientnet_fer": preparation(DEMO_CORPORA)
+        + efficientnet_pipeline("efficientnet_fer", DEMO_CORPORA),
+        "efficientnet_fer_real": preparation(REAL_CORPORA)
+        + efficientnet_pipeline("efficientnet_fer_real", REAL_CORPORA),
+    }
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return efficientnet_pipelines()["efficientnet_fer"]
