@@ -52,7 +52,7 @@ def test_a_search_scores_every_individual_each_round_and_selects_a_validated_set
         for individual in record["individuals"]:
             setting = individual["setting"]
             assert 1e-8 <= setting["lambda_z"] <= 1e-2
-            assert 0.0 <= setting["p_x"] <= 0.8
+            assert 0.0 <= setting["p_x"] <= 0.7
     finalists = {str(sorted(c["setting"].items())) for c in records[-1]["competition"]}
     assert isinstance(result.selected, SparsenessSetting)
     assert 0.0 <= result.selected_validation_accuracy <= 1.0
@@ -115,3 +115,19 @@ def test_grid_search_picks_the_point_with_the_best_objective():
     best, rows = grid_search(SPEC, grid, _split(24, 0), _split(12, 1), 3, SgdSchedule(batch_size=8))
     assert len(rows) == 2
     assert best.as_dict() == max(rows, key=lambda r: r["objective"])["setting"]
+
+
+def test_a_diverging_setting_scores_below_the_others_and_the_run_goes_on():
+    diverging = SparsenessSetting(lambda_V=1e38)  # an L1 term that overflows at once
+    grid = [SparsenessSetting(), diverging]
+    best, rows = grid_search(SPEC, grid, _split(24, 0), _split(12, 1), 3, SgdSchedule(batch_size=8))
+    assert best == SparsenessSetting()
+    assert rows[1].get("diverged") and rows[1]["objective"] < rows[0]["objective"]
+    result = surrogate_search(
+        SPEC,
+        _split(24, 0),
+        _split(12, 1),
+        _config(tuned=("lambda_V",), lambda_bounds=(1e30, 1e60), rounds=1),
+    )
+    assert result.history[0]["individuals"]  # every individual scored, diverged or not
+    assert any(i.get("diverged") for i in result.history[0]["individuals"])

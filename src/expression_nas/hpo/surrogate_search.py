@@ -102,7 +102,7 @@ class SurrogateSearchConfig:
     base: SparsenessSetting = NO_SPARSENESS
     start: SparsenessSetting = SEED_DEFAULTS
     lambda_bounds: tuple[float, float] = (1e-8, 1e-2)
-    dropout_bounds: tuple[float, float] = (0.0, 0.8)
+    dropout_bounds: tuple[float, float] = (0.0, 0.7)
     population: int = 6
     rounds: int = 80
     iterations_per_round: int = 1000
@@ -228,6 +228,12 @@ def score(network: SparseNetwork, split: TensorSplit, kappa: float) -> dict[str,
     }
 
 
+#: The score of a setting whose training diverged (a non-finite loss): below every real one
+#: (accuracy >= 0, objective >= -kappa * sqrt(width)), so it is never kept or selected while
+#: any other setting trained, and the run goes on.
+DIVERGED = {"accuracy": -1.0, "l1_l2_ratio": 0.0, "objective": -1.0, "diverged": True}
+
+
 def _configure(network: SparseNetwork, setting: SparsenessSetting) -> None:
     setting.check_fits(network.head)
     network.head.set_dropout(setting.dropout_rates(network.head))
@@ -315,9 +321,14 @@ def _competition(
     for slot, setting in enumerate(unique):
         trained = copy.deepcopy(pair)
         seed = _segment_seed(config, round_index, slot)
-        train_fused(
-            trained, setting, train, config.iterations_per_round, first_iteration, config, seed
-        )
+        try:
+            train_fused(
+                trained, setting, train, config.iterations_per_round, first_iteration, config, seed
+            )
+        except FloatingPointError as error:
+            logger.warning("setting %s diverged in the fused training: %s", setting, error)
+            results.append((DIVERGED, copy.deepcopy(pair), setting))  # the untrained copy
+            continue
         results.append((score(trained["original"], validation, config.kappa), trained, setting))
     best = max(range(len(results)), key=lambda i: results[i][0]["accuracy"])
     rows = [{"setting": s.as_dict(), **scores} for scores, _, s in results]
@@ -378,18 +389,21 @@ def surrogate_search(
         for slot, vector in enumerate(optimizer.ask()):
             setting = config.setting(space.from_search(vector))
             surrogate = copy.deepcopy(pair["surrogate"])
-            train_alone(
-                surrogate,
-                setting,
-                train,
-                config.iterations_per_round,
-                first_iteration,
-                config.schedule,
-                _segment_seed(config, round_index, 100 + slot),
-            )
-            individuals.append(
-                {"setting": setting.as_dict(), **score(surrogate, validation, config.kappa)}
-            )
+            try:
+                train_alone(
+                    surrogate,
+                    setting,
+                    train,
+                    config.iterations_per_round,
+                    first_iteration,
+                    config.schedule,
+                    _segment_seed(config, round_index, 100 + slot),
+                )
+                scores = score(surrogate, validation, config.kappa)
+            except FloatingPointError as error:
+                logger.warning("individual %s diverged: %s", setting, error)
+                scores = DIVERGED
+            individuals.append({"setting": setting.as_dict(), **scores})
         objectives = [row["objective"] for row in individuals]
         optimizer.tell(np.asarray(objectives))
         evaluations += len(individuals)
@@ -482,7 +496,12 @@ def grid_search(
     for index, setting in enumerate(grid):
         torch.manual_seed(seed)
         network = build_model(original_spec | {"part": "original"})
-        train_alone(network, setting, train, iterations, 0, schedule, seed * 7_919 + index)
-        rows.append({"setting": setting.as_dict(), **score(network, validation, kappa)})
+        try:
+            train_alone(network, setting, train, iterations, 0, schedule, seed * 7_919 + index)
+            scores = score(network, validation, kappa)
+        except FloatingPointError as error:
+            logger.warning("grid point %s diverged: %s", setting, error)
+            scores = DIVERGED
+        rows.append({"setting": setting.as_dict(), **scores})
     best = max(range(len(rows)), key=lambda i: rows[i]["objective"])
     return grid[best], rows

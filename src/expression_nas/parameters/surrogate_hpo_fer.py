@@ -71,7 +71,7 @@ class SearchParams(ParameterModel):
         (1e-8, 1e-2), description="range of the L1 coefficients (searched on a log10 scale)"
     )
     dropout_bounds: tuple[Unit, Unit] = Field(
-        (0.0, 0.8), description="range of the drop probabilities"
+        (0.0, 0.7), description="range of the drop probabilities (the seed's Table 3: 0 to 0.7)"
     )
     kappa: NonNegative = Field(1e-5, description="weight of the L1/L2 ratio in eq. 11")
     eta: NonNegative = Field(1e-2, description="weight of each of eq. 9's fitting losses")
@@ -97,7 +97,7 @@ class GridParams(ParameterModel):
     every tuned coefficient (the seed's tied grid), each point an original network trained
     from scratch for ``iterations``."""
 
-    dropout: list[Unit] = Field([0.2, 0.5, 0.8], min_length=1)
+    dropout: list[Unit] = Field([0.2, 0.5, 0.7], min_length=1)
     log10_lambda: list[float] = Field([-8.0, -5.0, -2.0], min_length=1)
     iterations: PositiveInt = Field(100, description="SGD iterations per grid point")
 
