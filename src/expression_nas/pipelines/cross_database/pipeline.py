@@ -10,14 +10,14 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from expression_nas.pipelines.cross_database import nodes
-from expression_nas.pipelines.data_preparation.pipeline import CORPORA, preparation
+from expression_nas.pipelines.data_preparation.pipeline import (
+    FER_DEMO_CORPORA,
+    FER_REAL_CORPORA,
+    preparation,
+)
 from expression_nas.pipelines.namespaces import bind, classes_parameter, reading_other_namespaces
 
-#: Every prepared FER (still-image) corpus, demo and real.
-DEMO_CORPORA = tuple(n for n, kind in CORPORA.items() if kind == "stills" and n.startswith("demo_"))
-REAL_CORPORA = tuple(
-    n for n, kind in CORPORA.items() if kind == "stills" and not n.startswith("demo_")
-)
+DEMO_CORPORA, REAL_CORPORA = FER_DEMO_CORPORA, FER_REAL_CORPORA
 CORPUS_DATASETS = ("clips", "samples", "augmented_clips", "augmented_samples")
 
 

@@ -30,6 +30,11 @@ CORPORA = {
     "jaffe": "stills",
 }
 DEMO_CORPORA = tuple(name for name in CORPORA if name.startswith("demo_"))
+#: The still-image (FER) corpora, demo and real, that every FER pipeline reads.
+FER_DEMO_CORPORA = tuple(n for n in DEMO_CORPORA if CORPORA[n] == "stills")
+FER_REAL_CORPORA = tuple(
+    n for n, kind in CORPORA.items() if kind == "stills" and not n.startswith("demo_")
+)
 
 
 def corpus_pipeline(corpus: str) -> Pipeline:

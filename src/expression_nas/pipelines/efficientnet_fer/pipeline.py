@@ -8,7 +8,11 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from expression_nas.experiments.efficientnet_fer import STUDY_PLOTS
-from expression_nas.pipelines.data_preparation.pipeline import preparation
+from expression_nas.pipelines.data_preparation.pipeline import (
+    FER_DEMO_CORPORA,
+    FER_REAL_CORPORA,
+    preparation,
+)
 from expression_nas.pipelines.efficientnet_fer import nodes
 from expression_nas.pipelines.namespaces import (
     bind,
@@ -16,8 +20,7 @@ from expression_nas.pipelines.namespaces import (
     reading_other_namespaces,
 )
 
-DEMO_CORPORA = ("demo_fer2013", "demo_ckplus", "demo_jaffe")
-REAL_CORPORA = ("fer2013", "ckplus", "jaffe")
+DEMO_CORPORA, REAL_CORPORA = FER_DEMO_CORPORA, FER_REAL_CORPORA
 PARAMS = "params:efficientnet_fer"
 AUGMENTATION = "params:data_preparation.augmentation"
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from expression_nas.pipelines.data_preparation.pipeline import preparation
+from expression_nas.pipelines.data_preparation.pipeline import (
+    FER_DEMO_CORPORA,
+    FER_REAL_CORPORA,
+    preparation,
+)
 from expression_nas.pipelines.namespaces import bind, classes_parameter, reading_other_namespaces
 from expression_nas.pipelines.surrogate_hpo_fer import nodes
 
-DEMO_CORPORA = ("demo_fer2013", "demo_ckplus", "demo_jaffe")
-REAL_CORPORA = ("fer2013", "ckplus", "jaffe")
+DEMO_CORPORA, REAL_CORPORA = FER_DEMO_CORPORA, FER_REAL_CORPORA
 
 
 def hpo_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
