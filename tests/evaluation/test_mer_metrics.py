@@ -10,6 +10,7 @@ from expression_nas.evaluation import (
     confusion_matrix_figure,
     metrics_by_group,
 )
+from expression_nas.evaluation.metrics import NO_PREDICTION
 
 # Two LOSO folds over 3 classes. Fold B's subject shows no sample of class 1.
 FOLD_A_TRUE, FOLD_A_PRED = [0, 0, 1, 1], [0, 1, 1, 1]
@@ -62,6 +63,15 @@ def test_a_class_never_seen_nor_predicted_counts_as_zero():
 def test_labels_outside_the_classes_are_refused():
     with pytest.raises(ValueError, match="outside"):
         classification_metrics([0, 3], [0, 1], 3)
+    with pytest.raises(ValueError, match="outside"):
+        classification_metrics([0, 1], [0, -2], 3)
+
+
+def test_a_sample_with_no_prediction_counts_as_wrong_for_its_class_only():
+    scores = classification_metrics([0, 0, 1, 1], [0, NO_PREDICTION, 1, 1], 2)
+    assert scores["accuracy"] == pytest.approx(0.75)
+    assert scores["recall"] == [0.5, 1.0]
+    assert scores["precision"] == [1.0, 1.0]  # the missing prediction is no false positive
 
 
 def test_metrics_by_group_scores_each_source_corpus():

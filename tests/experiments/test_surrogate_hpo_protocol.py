@@ -117,3 +117,32 @@ def test_the_cost_comparison_puts_each_network_beside_its_surrogate():
         original["trunk_macs"] / surrogate["trunk_macs"]
     )
     assert original["train_step_ms_per_sample"] > 0
+
+
+def test_a_diverged_final_training_keeps_its_row_and_counts_as_wrong(monkeypatch):
+    images, samples = _corpus(usage=False)
+    trainings = iter(range(100))
+
+    def first_fold_diverges(spec, setting, train, test, params, repeat):
+        if next(trainings) == 0:
+            raise FloatingPointError("non-finite loss at iteration 3")
+        return test.labels.numpy(), None  # every other fold predicts perfectly
+
+    monkeypatch.setattr(
+        experiment,
+        "choose_setting",
+        lambda *args: (SparsenessSetting(), {"evaluations": 0, "original_trainings": 0}),
+    )
+    monkeypatch.setattr(experiment, "train_and_test", first_fold_diverges)
+    params = SurrogateHpoFerParams.model_validate(
+        {
+            "network": {"input_size": SIDE},
+            "evaluation": {"tiny": {"protocol": "kfold", "k": 3, "methods": ["defaults_all"]}},
+        }
+    )
+    report, predictions, _ = experiment.run_corpus(images, samples, ["a", "b", "c"], "tiny", params)
+    (row,) = report.to_dict("records")
+    assert row["diverged_trainings"] == 1
+    first_fold = predictions["fold"] == predictions["fold"].iloc[0]
+    assert (predictions.loc[first_fold, "y_pred"] == -1).all()
+    assert row["accuracy"] == pytest.approx(1 - first_fold.mean())

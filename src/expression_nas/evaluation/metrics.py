@@ -11,6 +11,10 @@ always over the same ``n_classes``, comparable between runs, and never inflated 
 out a class the model was not asked about. On pooled LOSO predictions every class has true
 samples, so this only touches degenerate subsets (a single fold, a small cross-database
 subset); a warning names the classes concerned.
+
+No prediction: ``NO_PREDICTION`` (-1) in ``y_pred`` marks a sample the model could not
+predict (its training diverged). It counts as wrong for its true class and for no class as
+a prediction, so a failed model scores what it is worth instead of stopping the report.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from sklearn.metrics import (
 
 logger = logging.getLogger(__name__)
 
+#: ``y_pred`` of a sample that has no prediction (see the module docstring)
+NO_PREDICTION = -1
+
 
 def classification_metrics(
     y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, n_classes: int
@@ -46,9 +53,9 @@ def classification_metrics(
         raise ValueError(
             f"need two matching, non-empty 1-D label arrays: {y_true.shape}, {y_pred.shape}"
         )
-    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
-        if values.min() < 0 or values.max() >= n_classes:
-            raise ValueError(f"{name} has labels outside 0..{n_classes - 1}")
+    for name, values, lowest in (("y_true", y_true, 0), ("y_pred", y_pred, NO_PREDICTION)):
+        if values.min() < lowest or values.max() >= n_classes:
+            raise ValueError(f"{name} has labels outside {lowest}..{n_classes - 1}")
     labels = list(range(n_classes))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, average=None, zero_division=0

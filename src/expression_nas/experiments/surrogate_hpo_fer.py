@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from torch.nn import functional as F
 
 from expression_nas import tracking
-from expression_nas.evaluation.metrics import classification_metrics
+from expression_nas.evaluation.metrics import NO_PREDICTION, classification_metrics
 from expression_nas.evaluation.profiling import count_flops, count_parameters
 from expression_nas.experiments.fer_evaluation import plan_folds
 from expression_nas.hpo.sparseness import (
@@ -241,7 +241,7 @@ def run_corpus(
     predictions, rows, histories = [], [], {}
     for method in evaluation.methods:
         started = time.perf_counter()
-        costs = {"evaluations": 0, "original_trainings": 0}
+        costs = {"evaluations": 0, "original_trainings": 0, "diverged_trainings": 0}
         settings = {}
         with tracking.nested_run(f"hpo[{method}] {corpus}", tags={"kind": "hpo", "method": method}):
             tracking.log_params(
@@ -264,9 +264,22 @@ def run_corpus(
                 histories.setdefault(method, {})[plan.name] = cost
                 test = data["test"]
                 for repeat in range(params.final_training.repeats):
-                    predicted, _ = train_and_test(
-                        spec, setting, data["final_train"], test, params, repeat
-                    )
+                    try:
+                        predicted, _ = train_and_test(
+                            spec, setting, data["final_train"], test, params, repeat
+                        )
+                    except FloatingPointError as error:
+                        # The report keeps the row: a diverged network predicts nothing.
+                        logger.warning(
+                            "%s %s fold %s: the final training diverged (%s); its test "
+                            "images count as wrong",
+                            corpus,
+                            method,
+                            plan.name,
+                            error,
+                        )
+                        predicted = np.full(len(test.labels), NO_PREDICTION)
+                        costs["diverged_trainings"] += 1
                     predictions.append(
                         samples.iloc[plan.test][["sample_id", "subject"]].assign(
                             method=method,
@@ -287,6 +300,7 @@ def run_corpus(
                 "n_test": int(len(part) / params.final_training.repeats),
                 "surrogate_evaluations": costs["evaluations"],
                 "original_trainings": costs["original_trainings"],
+                "diverged_trainings": costs["diverged_trainings"],
                 "seconds": time.perf_counter() - started,
                 "settings": settings,
             }
