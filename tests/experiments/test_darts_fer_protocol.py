@@ -111,12 +111,17 @@ def test_comparison_table_has_one_row_per_method_and_corpus():
     assert table["search_seconds"].tolist() == [5.0, 5.0, 7.0]
 
 
-@pytest.mark.parametrize(("corpus_epochs", "trained"), [(None, 7), (2, 2)])
-def test_a_corpus_can_train_for_its_own_number_of_epochs(monkeypatch, corpus_epochs, trained):
+@pytest.mark.parametrize(
+    ("corpus_settings", "trained"),
+    [({}, (7, 32)), ({"epochs": 2}, (2, 32)), ({"epochs": 2, "batch_size": 4}, (2, 4))],
+)
+def test_a_corpus_can_train_with_its_own_epochs_and_batch_size(
+    monkeypatch, corpus_settings, trained
+):
     seen = {}
 
     def recording_evaluation(images, samples, build, classes, *, training, **kwargs):
-        seen["epochs"] = training.epochs
+        seen["settings"] = (training.epochs, training.batch_size)
         return pd.DataFrame(
             {"sample_id": ["a"], "subject": ["s"], "fold": ["f"], "y_true": [0], "y_pred": [0]}
         )
@@ -124,12 +129,12 @@ def test_a_corpus_can_train_for_its_own_number_of_epochs(monkeypatch, corpus_epo
     monkeypatch.setattr(darts_experiment, "evaluate_fer", recording_evaluation)
     params = DartsFerParams.model_validate(
         {
-            "training": {"epochs": 7, "log_models": False},
-            "evaluation": {"tiny": {"protocol": "kfold", "k": 2, "epochs": corpus_epochs}},
+            "training": {"epochs": 7, "batch_size": 32, "log_models": False},
+            "evaluation": {"tiny": {"protocol": "kfold", "k": 2, **corpus_settings}},
         }
     )
     images = np.zeros((1, 8, 8), dtype=np.uint8)
     darts_experiment.evaluate_corpus(
         images, pd.DataFrame(), None, SEARCHED, params, ["a", "b"], "tiny", "darts", 1.0
     )
-    assert seen["epochs"] == trained
+    assert seen["settings"] == trained

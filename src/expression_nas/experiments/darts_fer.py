@@ -221,9 +221,10 @@ def evaluate_corpus(
     def build(n_classes: int) -> torch.nn.Module:
         return build_model({**spec, "num_classes": n_classes})
 
-    training = params.training
-    if evaluation.epochs is not None:
-        training = training.model_copy(update={"epochs": evaluation.epochs})
+    own_settings = {"epochs": evaluation.epochs, "batch_size": evaluation.batch_size}
+    training = params.training.model_copy(
+        update={key: value for key, value in own_settings.items() if value is not None}
+    )
     protocol = {"protocol": evaluation.protocol}
     if evaluation.protocol == "kfold":
         protocol["k"] = evaluation.k

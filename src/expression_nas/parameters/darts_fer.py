@@ -131,10 +131,14 @@ class FerEvaluationParams(ParameterModel):
 
 class DartsEvaluationParams(FerEvaluationParams):
     """One evaluation corpus of the DARTS pipelines: its protocol and, for corpora of very
-    different sizes, its own number of training epochs."""
+    different sizes, its own number of training epochs and batch size (a corpus of a few
+    hundred images needs smaller batches to get enough optimisation steps)."""
 
     epochs: Epochs | None = Field(
         None, description="training epochs on this corpus (null: training.epochs)"
+    )
+    batch_size: BatchSize | None = Field(
+        None, description="training batch size on this corpus (null: training.batch_size)"
     )
 
 
