@@ -81,3 +81,12 @@ def test_efficientnet_pipelines_read_their_own_corpora_and_search_on_fer2013():
         assert {c for c in CORPORA if c in read} == set(corpora)
         (search,) = [node for node in pipeline.nodes if node.name == f"{name}.search"]
         assert f"{corpora[0]}.clips" in search.inputs
+
+
+def test_every_node_carries_one_stage_tag():
+    """Stage tags group the nodes in kedro-viz's tag filter and select them on the command
+    line (``kedro run --pipelines=rnas_mer --tags=search``)."""
+    stages = {"preparation", "search", "evaluation", "release", "report"}
+    for name, pipeline in register_pipelines().items():
+        for node in pipeline.nodes:
+            assert len(node.tags & stages) == 1, f"{name}: {node.name} has tags {node.tags}"

@@ -40,6 +40,7 @@ def cross_database_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
             ],
             f"corpus_{corpus}",
             name=f"collect_{corpus}",
+            tags=["preparation"],
         )
         for corpus in corpora
     ]
@@ -50,6 +51,7 @@ def cross_database_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
             "params:cross_database",
             "architecture",
             name="resolve_architecture",
+            tags=["search"],
         ),
         *collect,
         Node(
@@ -61,12 +63,14 @@ def cross_database_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
             ],
             ["pair_scores", "epoch_predictions"],
             name="evaluate_pairs",
+            tags=["evaluation"],
         ),
         Node(
             report,
             "pair_scores",
             ["accuracy_matrix", "uf1_matrix", "matrix_heatmap"],
             name="report_matrices",
+            tags=["report"],
         ),
     ]
     with reading_other_namespaces():

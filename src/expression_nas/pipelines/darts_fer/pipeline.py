@@ -52,6 +52,7 @@ def method_pipeline(
                 ],
                 [f"predictions_{corpus}", f"metrics_{corpus}", f"confusion_matrix_{corpus}"],
                 name=f"evaluate_{corpus}",
+                tags=["evaluation"],
             )
         )
     classes = {classes_parameter(corpus) for corpus in {search_corpus, *eval_corpora}}
@@ -61,6 +62,7 @@ def method_pipeline(
             ["search_samples", "params:darts_fer"],
             "search_split",
             name="split_search_data",
+            tags=["search"],
         ),
         Node(
             bind(nodes.search_architecture, strategy=strategy, method=method),
@@ -73,6 +75,7 @@ def method_pipeline(
             ],
             ["architecture_spec", "search_report", "architecture_drawing"],
             name="search_architecture",
+            tags=["search"],
         ),
         *evaluation,
         Node(
@@ -80,6 +83,7 @@ def method_pipeline(
             ["search_report", *(f"metrics_{corpus}" for corpus in eval_corpora)],
             "summary",
             name="summarize",
+            tags=["report"],
         ),
     ]
     with reading_other_namespaces():
@@ -102,6 +106,7 @@ def comparison_pipeline(name: str, methods: tuple[str, ...]) -> Pipeline:
                     [f"summary_{method}" for method in methods],
                     ["comparison_table", "comparison_plot"],
                     name="compare_methods",
+                    tags=["report"],
                 )
             ],
             namespace=name,

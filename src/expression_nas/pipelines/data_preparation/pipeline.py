@@ -94,7 +94,7 @@ def corpus_pipeline(corpus: str) -> Pipeline:
             "params:alignment": "params:data_preparation.alignment",
             "params:augmentation": "params:data_preparation.augmentation",
         },
-        tags=["data_preparation", corpus],
+        tags=["data_preparation", corpus, "preparation"],
     )
 
 

@@ -46,6 +46,7 @@ def efficientnet_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
             ],
             [f"predictions_{corpus}", f"metrics_{corpus}", f"confusion_matrix_{corpus}"],
             name=f"evaluate_{corpus}",
+            tags=["evaluation"],
         )
         for corpus in corpora
     ]
@@ -57,12 +58,14 @@ def efficientnet_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
                     [*search_data, PARAMS, AUGMENTATION, classes_parameter(search_corpus)],
                     ["search_report", "trials", "architecture_spec"],
                     name="search",
+                    tags=["search"],
                 ),
                 Node(
                     nodes.plot_study,
                     ["search_report", PARAMS],
                     [f"optuna_{plot}" for plot in STUDY_PLOTS],
                     name="plot_study",
+                    tags=["report"],
                 ),
                 *evaluation,
                 Node(
@@ -82,6 +85,7 @@ def efficientnet_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
                         "loss_weighting_comparison_plot",
                     ],
                     name="compare",
+                    tags=["evaluation"],  # it trains the seed's comparison networks
                 ),
                 Node(
                     nodes.summarize,
@@ -93,6 +97,7 @@ def efficientnet_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
                     ],
                     "summary",
                     name="summarize",
+                    tags=["report"],
                 ),
             ],
             namespace=name,

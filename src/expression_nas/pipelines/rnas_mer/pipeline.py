@@ -29,6 +29,7 @@ def rnas_pipeline(corpus: str) -> Pipeline:
                 ["samples", "params:rnas_mer"],
                 "rnas_mer_search_plan",
                 name="plan_searches",
+                tags=["search"],
             ),
             Node(
                 bind(nodes.search_architectures, corpus=corpus),
@@ -39,6 +40,7 @@ def rnas_pipeline(corpus: str) -> Pipeline:
                     "rnas_mer_architecture_drawings",
                 ],
                 name="search_architectures",
+                tags=["search"],
             ),
             Node(
                 nodes.evaluate_loso,
@@ -51,12 +53,14 @@ def rnas_pipeline(corpus: str) -> Pipeline:
                 ],
                 "rnas_mer_loso_predictions",
                 name="evaluate_loso",
+                tags=["evaluation"],
             ),
             Node(
                 bind(nodes.summarize_loso, corpus=corpus),
                 ["rnas_mer_loso_predictions", "params:classes", "params:rnas_mer"],
                 ["rnas_mer_metrics", "rnas_mer_confusion_matrix"],
                 name="summarize_loso",
+                tags=["report"],
             ),
             Node(
                 nodes.evaluate_cross_database,
@@ -69,12 +73,14 @@ def rnas_pipeline(corpus: str) -> Pipeline:
                 ],
                 ["rnas_mer_cross_database", "rnas_mer_cross_database_plot"],
                 name="evaluate_cross_database",
+                tags=["evaluation"],
             ),
             Node(
                 nodes.train_release_model,
                 [*data, *augmented, "rnas_mer_architecture_specs", "params:rnas_mer"],
                 "rnas_mer_model_profiles",
                 name="train_release_model",
+                tags=["release"],
             ),
         ],
         namespace=corpus,

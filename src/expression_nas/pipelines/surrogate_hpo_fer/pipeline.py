@@ -41,6 +41,7 @@ def hpo_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
                     f"architecture_spec_{corpus}",
                 ],
                 name=f"tune_{corpus}",
+                tags=["search"],  # and the final training and test of what it chose
             )
         )
     with reading_other_namespaces():
@@ -52,12 +53,14 @@ def hpo_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
                     "params:surrogate_hpo_fer",
                     "cost_comparison",
                     name="compare_costs",
+                    tags=["report"],
                 ),
                 Node(
                     nodes.summarize_reports,
                     [f"hpo_report_{corpus}" for corpus in corpora],
                     "hpo_report",
                     name="summarize_reports",
+                    tags=["report"],
                 ),
             ],
             namespace=name,
