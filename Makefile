@@ -48,7 +48,7 @@ benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/darts_search_step.py
 
 viz: $(VENV)/.installed
-	$(BIN)/kedro viz run --no-browser
+	$(BIN)/python -m expression_nas.viz
 
 mlflow-ui: $(VENV)/.installed
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1
