@@ -66,14 +66,17 @@ class RunLifecycleHook:
 
     def __init__(self) -> None:
         self._experiment_tags: dict[str, str] = {}
+        self._rename = True  # unless mlflow.yml names the run, or it was open before Kedro
         self._pipeline: str | None = None
         self._run_id: str | None = None
 
     @hook_impl(trylast=True)  # after kedro-mlflow's, which reads mlflow.yml
     def after_context_created(self, context: KedroContext) -> None:
         config = getattr(context, "mlflow", None)
-        tags = config.tracking.experiment.create_experiment_kwargs.tags if config else None
-        self._experiment_tags = dict(tags or {})
+        if config is not None:
+            tags = config.tracking.experiment.create_experiment_kwargs.tags
+            self._experiment_tags = dict(tags or {})
+            self._rename = config.tracking.run.name is None and config.tracking.run.id is None
 
     @hook_impl(trylast=True)  # after kedro-mlflow's, which opens the run
     def before_pipeline_run(
@@ -97,7 +100,9 @@ class RunLifecycleHook:
             }
         )
         client = MlflowClient()
-        client.update_run(run.info.run_id, name=tracking.run_name("", tracking.current_labels()))
+        if self._rename:
+            name = tracking.run_name("", tracking.current_labels())
+            client.update_run(run.info.run_id, name=name)
         mlflow.log_params(compared)
         present = client.get_experiment(run.info.experiment_id).tags
         for name, value in self._experiment_tags.items():
