@@ -216,6 +216,18 @@ def test_each_resumed_run_links_to_the_run_it_resumes(chain):
     assert _status(project, final[0]).info.status == "FINISHED"
 
 
+def test_the_experiment_opens_on_its_runs_and_the_runs_are_named_by_what_they_are(chain):
+    project, _, _, (pipeline, search) = chain
+    client = _client(project)
+    experiment = client.get_experiment(pipeline.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert pipeline.info.run_name == "darts_fer"
+    assert search.info.run_name == "darts_fer · demo_fer2013 · search[darts]"
+    assert search.data.tags["corpus"] == "demo_fer2013"
+    assert pipeline.data.params["search.epochs"] == str(EPOCHS)
+    assert pipeline.data.params["search.channels"] == "2"
+
+
 def test_resuming_after_every_kind_of_stop_derives_the_straight_architecture(chain):
     project, (genotype, weights), _, final = chain
     resumed_genotype, resumed_weights = _architecture(project)
