@@ -14,10 +14,15 @@ for variable, value in {
     os.environ.setdefault(variable, value)
 
 # imported once the variables are set: it imports MLflow
-from expression_nas.hooks import ParameterCheckHook, TypedParamsMlflowHook  # noqa: E402
+from expression_nas.hooks import (  # noqa: E402
+    ParameterCheckHook,
+    RunLifecycleHook,
+    TypedParamsMlflowHook,
+)
 
-# kedro-mlflow's own hook is replaced by a subclass that logs typed parameters by their keys.
-HOOKS = (ParameterCheckHook(), TypedParamsMlflowHook())
+# kedro-mlflow's own hook is replaced by a subclass that logs typed parameters by their keys;
+# RunLifecycleHook names the runs and ends them KILLED on SIGINT / SIGTERM (hooks.py).
+HOOKS = (ParameterCheckHook(), TypedParamsMlflowHook(), RunLifecycleHook())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+
+from expression_nas import progress
 
 logger = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ def run_loso(
         folds = loso_folds(samples["subject"].tolist(), test_mask=originals)
     subjects = samples["subject"].astype(str).to_numpy()
     parts = []
-    for number, fold in enumerate(tqdm(folds, desc="LOSO", unit="fold", leave=False)):
+    for number, fold in enumerate(progress.track(folds, "LOSO", "fold")):
         train_rows = np.asarray(fold.train_rows, dtype=np.int64)
         test_rows = np.asarray(fold.test_rows, dtype=np.int64)
         test_rows = test_rows[originals[test_rows]]

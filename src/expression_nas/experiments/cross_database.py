@@ -257,6 +257,7 @@ def _train_and_record(
     with tracking.nested_run(
         f"train {train.name} [{len(labels.classes)} classes]",
         tags={"kind": "cross_database_training", "train_corpus": train.name},
+        corpus=train.name,
     ):
         tracking.log_params(
             {

@@ -229,7 +229,9 @@ def evaluate_corpus(
     if evaluation.protocol == "kfold":
         protocol["k"] = evaluation.k
     with tracking.nested_run(
-        f"model[{strategy}] {corpus}", tags={"kind": "evaluation", "strategy": strategy}
+        f"model[{strategy}] {corpus}",
+        tags={"kind": "evaluation", "strategy": strategy},
+        corpus=corpus,
     ):
         tracking.log_params(
             {"corpus": corpus, "strategy": strategy, **protocol, "training": training.model_dump()}

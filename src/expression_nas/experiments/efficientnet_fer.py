@@ -28,9 +28,8 @@ from matplotlib.figure import Figure
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
-from expression_nas import tracking
+from expression_nas import progress, tracking
 from expression_nas.evaluation.profiling import count_parameters, profile_model
 from expression_nas.evaluation.protocols import stratified_draw
 from expression_nas.experiments.fer_evaluation import (
@@ -377,12 +376,12 @@ def evaluate_corpus(
     )
     parts, models, epochs = [], [], []
     tags = {"kind": "evaluation", "strategy": "efficientnet"}
-    with tracking.nested_run(f"model[efficientnet] {corpus}", tags=tags):
+    with tracking.nested_run(f"model[efficientnet] {corpus}", tags=tags, corpus=corpus):
         tracking.log_params(
             {"corpus": corpus, "protocol": evaluation.protocol, "spec": spec, "lr": lr}
         )
-        for plan in tqdm(plans, desc=corpus, unit="fold", leave=False):
-            with tracking.nested_run(f"fold {plan.name}", tags={"kind": "fold"}):
+        for plan in progress.track(plans, corpus, "fold"):
+            with tracking.nested_run(f"fold {plan.name}", tags={"kind": "fold"}, fold=plan.name):
                 model, result = fit(
                     spec,
                     lr,

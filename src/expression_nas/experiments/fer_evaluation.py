@@ -28,9 +28,8 @@ import torch
 from matplotlib.figure import Figure
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
-from tqdm.auto import tqdm
 
-from expression_nas import tracking
+from expression_nas import progress, tracking
 from expression_nas.evaluation.metrics import classification_metrics, confusion_matrix_figure
 from expression_nas.evaluation.protocols import (
     Fold,
@@ -281,7 +280,7 @@ def evaluate_fer(
     train_subjects = train_samples["subject"].astype(str).to_numpy()
     folds = fer_folds(samples, protocol, k, seed)
     parts = []
-    for fold in tqdm(folds, desc=protocol, unit="fold", leave=False):
+    for fold in progress.track(folds, protocol, "fold"):
         train_rows = np.flatnonzero(np.isin(source_rows, fold.train_rows))
         test_rows = np.asarray(fold.test_rows, dtype=np.int64)
         if protocol == "kfold":
@@ -295,7 +294,9 @@ def evaluate_fer(
             RowView(images, test_rows), samples.iloc[test_rows].reset_index(drop=True)
         )
         with tracking.nested_run(
-            f"fold {fold.test_subject}", tags={"kind": "fold", "protocol": protocol}
+            f"fold {fold.test_subject}",
+            tags={"kind": "fold", "protocol": protocol},
+            fold=fold.test_subject,
         ):
             tracking.log_params(
                 {

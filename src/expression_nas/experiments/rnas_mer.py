@@ -132,7 +132,7 @@ def search_for_group(
     torch.manual_seed(params.seed)
     model = RnasSupernet(config)
     name = f"search[{params.variant}] without {group.name}"
-    with tracking.nested_run(name, tags={"kind": "search", "variant": params.variant}):
+    with tracking.nested_run(name, tags={"kind": "search"}, variant=params.variant):
         tracking.log_params(
             {
                 "variant": params.variant,
@@ -240,7 +240,9 @@ def loso_evaluation(
         for fold in loso_folds(samples["subject"].tolist(), test_mask=originals):
             group = group_of[fold.test_subject]
             spec = specs[group]
-            with tracking.nested_run(f"fold {fold.test_subject}", tags={"kind": "fold"}):
+            with tracking.nested_run(
+                f"fold {fold.test_subject}", tags={"kind": "fold"}, fold=fold.test_subject
+            ):
                 tracking.log_params({"test_subject": fold.test_subject, "architecture": group})
                 part = run_loso(
                     clips,

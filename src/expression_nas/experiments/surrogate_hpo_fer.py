@@ -243,7 +243,9 @@ def run_corpus(
         started = time.perf_counter()
         costs = {"evaluations": 0, "original_trainings": 0, "diverged_trainings": 0}
         settings = {}
-        with tracking.nested_run(f"hpo[{method}] {corpus}", tags={"kind": "hpo", "method": method}):
+        with tracking.nested_run(
+            f"hpo[{method}] {corpus}", tags={"kind": "hpo", "method": method}, corpus=corpus
+        ):
             tracking.log_params(
                 {"corpus": corpus, "method": method, "protocol": evaluation.protocol}
             )

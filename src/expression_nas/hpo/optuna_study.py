@@ -46,7 +46,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 from optuna.visualization import matplotlib as optuna_plots
 
-from expression_nas import tracking
+from expression_nas import progress, tracking
 from expression_nas.training.loop import torch_threads
 
 logger = logging.getLogger(__name__)
@@ -235,13 +235,17 @@ def optimize(
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(config, worker, offset)
-    study.optimize(
-        _MarkedObjective(objective),
-        n_trials=n_trials,
-        callbacks=[optuna.study.MaxTrialsCallback(target, states=FINISHED)],
-        catch=(Exception,),
-        gc_after_trial=True,
-    )
+    with progress.counter(f"study {config.key} worker {worker}", "trial", n_trials) as trials:
+        study.optimize(
+            _MarkedObjective(objective),
+            n_trials=n_trials,
+            callbacks=[
+                optuna.study.MaxTrialsCallback(target, states=FINISHED),
+                lambda _study, _trial: trials.update(),
+            ],
+            catch=(Exception,),
+            gc_after_trial=True,
+        )
 
 
 def shares(remaining: int, n_workers: int) -> list[int]:

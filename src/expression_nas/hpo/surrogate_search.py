@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from expression_nas import progress
 from expression_nas.hpo.evolution import DifferentialEvolution, ParticleSwarm, RandomSearch
 from expression_nas.hpo.space import Dimension, SearchSpace, latin_hypercube
 from expression_nas.hpo.sparseness import (
@@ -379,7 +380,8 @@ def surrogate_search(
         for record in history if on_round_end else ():
             on_round_end(record)
     evaluations = sum(len(record["individuals"]) for record in history)
-    for round_index in range(first_round, config.rounds):
+    rounds = range(first_round, config.rounds)
+    for round_index in progress.track(rounds, "surrogate", "round", config.rounds, first_round):
         round_started = time.perf_counter()
         pair, winner, competition = _competition(
             pair, (previous_best, current_best), train, validation, config, round_index
@@ -493,7 +495,7 @@ def grid_search(
     pick the point with the best objective (eq. 11) on ``validation``: N_grid original
     trainings, the cost the surrogate avoids."""
     rows = []
-    for index, setting in enumerate(grid):
+    for index, setting in enumerate(progress.track(grid, "grid search", "setting")):
         torch.manual_seed(seed)
         network = build_model(original_spec | {"part": "original"})
         try:

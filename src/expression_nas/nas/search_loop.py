@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from expression_nas import interruptions, progress, tracking
 from expression_nas.nas.bilevel import first_order_arch_step, second_order_arch_step
 from expression_nas.training.checkpoints import load_checkpoint, save_checkpoint
 
@@ -176,13 +176,15 @@ def run_search(
         history, arch_history = state["history"], state["arch_history"]
         start_epoch, elapsed = state["epoch"] + 1, state["seconds"]
         logger.info("resuming search from %s after epoch %d", checkpoint_path, state["epoch"])
+        tracking.set_tags(interruptions.resumed_tags(state, state["epoch"]))
         if on_epoch_end is not None:  # the new run gets the whole history, not only the rest
             for metrics, snapshot in zip(history, arch_history, strict=True):
                 on_epoch_end(
                     metrics["epoch"], metrics, {k: v for k, v in snapshot.items() if k != "epoch"}
                 )
 
-    for epoch in range(start_epoch, settings.epochs):
+    epochs = range(start_epoch, settings.epochs)
+    for epoch in progress.track(epochs, "search", "epoch", settings.epochs, start_epoch):
         started = time.perf_counter()
         _reseed_shuffling(train_loader, settings.seed * 10_007 + epoch)
         _reseed_shuffling(val_loader, settings.seed * 10_007 + epoch + 5_003)
@@ -230,6 +232,7 @@ def run_search(
                     "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                     "history": history,
                     "arch_history": arch_history,
+                    **interruptions.checkpoint_lineage(),
                 },
             )
     return SearchResult(
@@ -264,7 +267,7 @@ def _search_epoch(
     }
     val_batches = cycle(val_loader)
     skipped, consecutive = 0, 0
-    for batch in tqdm(train_loader, desc=description, leave=False, unit="batch"):
+    for batch in progress.track(train_loader, description, "batch"):
         inputs, targets = (t.to(device) for t in batch)
         finite = True
         if update_arch:

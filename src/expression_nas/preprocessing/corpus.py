@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
+from expression_nas import progress
 from expression_nas.corpora.base import SampleFrames, read_sample
 from expression_nas.preprocessing.alignment import (
     AlignedClip,
@@ -93,7 +93,7 @@ def align_samples(
     ``preprocessing.alignment``; each case is logged and recorded in the sample's AlignedClip.
     """
     aligned = []
-    for row in tqdm(index.to_dict("records"), desc=description, unit="clip"):
+    for row in progress.track(index.to_dict("records"), description, "clip"):
         read = read_sample(row)
         frames = usable_frames(read, config.unreadable_frame)
         unreadable = [{"file": file, "reason": reason} for file, reason in read.unreadable.values()]

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
+from expression_nas import progress as progress_of
 from expression_nas.training.loop import train_epoch
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def train_early_stopping(
     history: list[dict] = []
     best_loss, best_accuracy, best_epoch = float("inf"), 0.0, 0
     best_state = copy.deepcopy(model.state_dict())
-    progress = tqdm(range(1, config.max_epochs + 1), desc="train", unit="epoch", leave=False)
+    progress = progress_of.track(range(1, config.max_epochs + 1), "train", "epoch")
     for epoch in progress:
         started = time.perf_counter()
         train_loss, train_accuracy = train_epoch(model, train_loader, criterion, optimizer, device)

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+
+from expression_nas import progress as progress_of
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def train_fixed_epochs(
         else None
     )
     history: list[dict] = []
-    progress = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", leave=False)
+    progress = progress_of.track(range(1, config.epochs + 1), "train", "epoch")
     for epoch in progress:
         lr = optimizer.param_groups[0]["lr"]
         loss, accuracy = train_epoch(model, train_loader, criterion, optimizer, device)
