@@ -51,6 +51,7 @@ viz: $(VENV)/.installed
 	$(BIN)/python -m expression_nas.viz
 
 mlflow-ui: $(VENV)/.installed
+	@echo "runs table: http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning"
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1
 
 clean-data:
