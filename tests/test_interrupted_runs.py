@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,12 +25,12 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
+from tiny_projects import subprocess_environment, tiny_project
 
 from expression_nas import interruptions as intr
 
 pytestmark = pytest.mark.slow
 
-PROJECT = Path(__file__).resolve().parents[1]
 EPOCHS = 4
 TINY = f"""
 data_preparation:
@@ -52,18 +50,12 @@ TIMEOUT = 600
 
 
 def _environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), os.environ.get("PYTHONPATH", "")]),
-        "PYTHONUNBUFFERED": "1",
-        "COLUMNS": "250",  # one log record a line
-        "OMP_NUM_THREADS": "1",  # tiny convolutions: one thread is fastest on a busy machine
-        "EXPRESSION_NAS_PROGRESS": "log",
-        "EXPRESSION_NAS_PROGRESS_SECONDS": "0",  # a line per batch: the marker to signal on
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "1",
-    }
+    return subprocess_environment(
+        PYTHONUNBUFFERED="1",
+        COLUMNS="250",  # one log record a line
+        EXPRESSION_NAS_PROGRESS="log",
+        EXPRESSION_NAS_PROGRESS_SECONDS="0",  # a line per batch: the marker to signal on
+    )
 
 
 class KedroRun:
@@ -143,12 +135,7 @@ def _architecture(project: Path) -> tuple[dict, dict[str, np.ndarray]]:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    project = tmp_path_factory.mktemp("interrupts") / "project"
-    (project / "conf" / "local").mkdir(parents=True)
-    shutil.copy(PROJECT / "pyproject.toml", project)
-    shutil.copytree(PROJECT / "conf" / "base", project / "conf" / "base")
-    (project / "conf" / "local" / "parameters_tiny.yml").write_text(TINY)
-    (project / "src").mkdir()  # Kedro wants it; the package comes from PYTHONPATH
+    project = tiny_project(tmp_path_factory.mktemp("interrupts"), TINY)
 
     straight_run = KedroRun(
         project, *STRAIGHT, "--params=darts_fer.checkpoint_dir=data/06_models/straight"

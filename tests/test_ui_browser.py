@@ -24,10 +24,10 @@ from mlflow.tracking import MlflowClient
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
+from tiny_projects import PROJECT, subprocess_environment, tiny_project
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PROJECT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = PROJECT / "data" / "08_reporting" / "ui"
 CHROMEDRIVER = shutil.which("chromedriver")
 TINY = """
@@ -53,15 +53,7 @@ if not (CHROMEDRIVER and shutil.which("chromium")):
 
 
 def _environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), os.environ.get("PYTHONPATH", "")]),
-        "OMP_NUM_THREADS": "1",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "1",
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-    }
+    return subprocess_environment(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
 
 
 def _free_port() -> int:
@@ -109,12 +101,7 @@ def _serve(project: Path, command: list[str], url: str, log: Path) -> Iterator[s
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of conf/base with tiny settings, after a tiny DARTS search."""
-    project = tmp_path_factory.mktemp("ui") / "project"
-    (project / "conf" / "local").mkdir(parents=True)
-    shutil.copy(PROJECT / "pyproject.toml", project)
-    shutil.copytree(PROJECT / "conf" / "base", project / "conf" / "base")
-    (project / "conf" / "local" / "parameters_tiny.yml").write_text(TINY)
-    (project / "src").mkdir()  # Kedro wants it; the package comes from PYTHONPATH
+    project = tiny_project(tmp_path_factory.mktemp("ui"), TINY)
     run = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipelines=darts_fer",
          "--to-nodes=darts_fer.search_architecture"],
