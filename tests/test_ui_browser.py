@@ -126,13 +126,18 @@ def browser():
 def _rendered_text(driver, wanted: tuple[str, ...]) -> str:
     """The page's rendered text (SVG labels included) once every string of ``wanted`` is in
     it, compared without case and with underscores read as spaces (kedro-viz's pretty names)."""
+
     def normal(text: str) -> str:
         return re.sub(r"\s+", " ", text.replace("_", " ")).lower()
 
     def found(driver) -> str | bool:
-        text = normal(driver.execute_script("return document.body.innerText + ' ' + "
-                                            "[...document.querySelectorAll('svg text')]"
-                                            ".map(t => t.textContent).join(' ')"))
+        text = normal(
+            driver.execute_script(
+                "return document.body.innerText + ' ' + "
+                "[...document.querySelectorAll('svg text')]"
+                ".map(t => t.textContent).join(' ')"
+            )
+        )
         return text if all(normal(name) in text for name in wanted) else False
 
     return WebDriverWait(driver, 120, poll_frequency=1).until(found)
