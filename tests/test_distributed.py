@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import pytest
 import torch
-from tiny_projects import subprocess_environment
+from tiny_projects import TINY_DARTS_FER, subprocess_environment, tiny_project
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 TOLERANCE = 1e-6  # float32 sums in another order
@@ -86,3 +87,35 @@ def test_rank_0_alone_writes_checkpoints(runs):
     assert (two / "darts_checkpoint_rank0.pt").exists()
     assert (two / "resume_checkpoint_rank0.pt").exists()
     assert not list(two.glob("*_checkpoint_rank1.pt"))
+
+
+def test_kedro_run_under_torchrun_writes_once_from_rank_0(tmp_path):
+    """``torchrun -m expression_nas run``: both ranks run the pipeline, rank 0 alone opens
+    MLflow runs and writes the catalog's files and the checkpoint."""
+    project = tiny_project(tmp_path, TINY_DARTS_FER)
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"),
+            *("-m", "expression_nas", "run", "--pipelines=darts_fer"),
+            "--to-nodes=darts_fer.search_architecture",
+        ],
+        check=False,
+        cwd=project,
+        env=subprocess_environment(EXPRESSION_NAS_PROGRESS="off"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "rank 1 of 2 joined the gloo" in done.stdout + done.stderr
+    assert (project / "data/06_models/darts_fer/architecture_spec.json").exists()
+    assert len(list((project / "data/06_models/darts_fer/checkpoints").glob("*.pt"))) == 1
+    client = mlflow.MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("expression_nas")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == [
+        "darts_fer",
+        "darts_fer · demo_fer2013 · search[darts]",
+    ]
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert len({r.data.tags["pid"] for r in runs}) == 1
