@@ -24,21 +24,12 @@ from mlflow.tracking import MlflowClient
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
-from tiny_projects import PROJECT, subprocess_environment, tiny_project
+from tiny_projects import PROJECT, TINY_DARTS_FER, subprocess_environment, tiny_project
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SCREENSHOTS = PROJECT / "data" / "08_reporting" / "ui"
 CHROMEDRIVER = shutil.which("chromedriver")
-TINY = """
-data_preparation:
-  corpora:
-    demo_fer2013:
-      demo: {training: [4, 2, 4, 4, 4, 4, 4], test: [2, 1, 2, 2, 2, 2, 2]}
-darts_fer:
-  search_space: {channels: 2, layers: 3, nodes: 2}
-  search: {epochs: 1, batch_size: 4}
-"""
 #: Nodes of the main job (rnas_mer), in its collapsed-by-default namespace demo_composite
 MAIN_JOB_NODES = ("align_faces", "search_architectures", "evaluate_loso", "train_release_model")
 TIMEOUT = 600
@@ -101,7 +92,7 @@ def _serve(project: Path, command: list[str], url: str, log: Path) -> Iterator[s
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of conf/base with tiny settings, after a tiny DARTS search."""
-    project = tiny_project(tmp_path_factory.mktemp("ui"), TINY)
+    project = tiny_project(tmp_path_factory.mktemp("ui"), TINY_DARTS_FER)
     run = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipelines=darts_fer",
          "--to-nodes=darts_fer.search_architecture"],
@@ -126,13 +117,18 @@ def browser():
 def _rendered_text(driver, wanted: tuple[str, ...]) -> str:
     """The page's rendered text (SVG labels included) once every string of ``wanted`` is in
     it, compared without case and with underscores read as spaces (kedro-viz's pretty names)."""
+
     def normal(text: str) -> str:
         return re.sub(r"\s+", " ", text.replace("_", " ")).lower()
 
     def found(driver) -> str | bool:
-        text = normal(driver.execute_script("return document.body.innerText + ' ' + "
-                                            "[...document.querySelectorAll('svg text')]"
-                                            ".map(t => t.textContent).join(' ')"))
+        text = normal(
+            driver.execute_script(
+                "return document.body.innerText + ' ' + "
+                "[...document.querySelectorAll('svg text')]"
+                ".map(t => t.textContent).join(' ')"
+            )
+        )
         return text if all(normal(name) in text for name in wanted) else False
 
     return WebDriverWait(driver, 120, poll_frequency=1).until(found)

@@ -9,6 +9,17 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 
+#: A DARTS search of one epoch on a handful of demo FER2013 images (seconds).
+TINY_DARTS_FER = """
+data_preparation:
+  corpora:
+    demo_fer2013:
+      demo: {training: [4, 2, 4, 4, 4, 4, 4], test: [2, 1, 2, 2, 2, 2, 2]}
+darts_fer:
+  search_space: {channels: 2, layers: 3, nodes: 2}
+  search: {epochs: 1, batch_size: 4}
+"""
+
 
 def tiny_project(root: Path, parameters_yaml: str) -> Path:
     """A project under ``root`` whose conf/local/parameters_tiny.yml is ``parameters_yaml``."""

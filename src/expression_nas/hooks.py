@@ -1,9 +1,11 @@
 """Project hooks (registered in ``settings.py``): the parameter check before anything runs,
-kedro-mlflow's parameter logging for typed parameters, and what a pipeline run is in MLflow
-from its start to however it stops (names, labels, interruptions, orphans, resumption)."""
+the process group of a run under ``torchrun``, kedro-mlflow's parameter logging for typed
+parameters, and what a pipeline run is in MLflow from its start to however it stops (names,
+labels, interruptions, orphans, resumption)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import mlflow
@@ -15,7 +17,7 @@ from kedro_mlflow.framework.hooks import MlflowHook
 from mlflow.tracking import MlflowClient
 from pydantic import BaseModel
 
-from expression_nas import interruptions, tracking
+from expression_nas import distributed, interruptions, tracking
 from expression_nas.parameters import check_parameters
 
 
@@ -27,6 +29,27 @@ class ParameterCheckHook:
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
         check_parameters(context.config_loader["parameters"])
+
+
+class DistributedHook:
+    """Under ``torchrun``: every worker joins the process group before anything else runs and
+    leaves it when the pipeline ends; the workers other than rank 0 log warnings only (their
+    nodes, saves and MLflow are rank 0's, ``settings.py``). Without torchrun: nothing."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: KedroContext) -> None:
+        if distributed.init() and not distributed.is_main():
+            logging.getLogger().setLevel(logging.WARNING)
+            for name in ("kedro", "expression_nas"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        distributed.shutdown()
+
+    @hook_impl(trylast=True)
+    def on_pipeline_error(self) -> None:
+        distributed.shutdown()
 
 
 class TypedParamsMlflowHook(MlflowHook):

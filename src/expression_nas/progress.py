@@ -43,6 +43,8 @@ def mode() -> str:
     if chosen not in MODES:
         raise ValueError(f"{MODE_VARIABLE} must be one of {', '.join(MODES)}, got {chosen!r}")
     if chosen == "auto":
+        if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 alone shows progress
+            return "off"
         return "bar" if sys.stderr.isatty() else "log"
     return chosen
 

@@ -14,7 +14,10 @@ for variable, value in {
     os.environ.setdefault(variable, value)
 
 # imported once the variables are set: it imports MLflow
+from expression_nas.catalog.rank_zero import RankZeroCatalog  # noqa: E402
+from expression_nas.distributed import env_rank  # noqa: E402
 from expression_nas.hooks import (  # noqa: E402
+    DistributedHook,
     ParameterCheckHook,
     RunLifecycleHook,
     TypedParamsMlflowHook,
@@ -22,8 +25,16 @@ from expression_nas.hooks import (  # noqa: E402
 
 # kedro-mlflow's own hook is replaced by a subclass that logs typed parameters by their keys;
 # RunLifecycleHook names the runs and ends them KILLED on SIGINT / SIGTERM (hooks.py).
-HOOKS = (ParameterCheckHook(), TypedParamsMlflowHook(), RunLifecycleHook())
+# Under torchrun only rank 0 gets kedro-mlflow's hook, so no other rank ever opens a run (every
+# tracking helper is then a no-op there), and only rank 0's catalog writes (RankZeroCatalog).
+HOOKS = (
+    DistributedHook(),
+    ParameterCheckHook(),
+    *([TypedParamsMlflowHook()] if env_rank() == 0 else []),
+    RunLifecycleHook(),
+)
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
+DATA_CATALOG_CLASS = RankZeroCatalog
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

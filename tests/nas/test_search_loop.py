@@ -1,35 +1,9 @@
 import pytest
 import torch
-from torch import nn
+from tiny_supernet import TinySupernet
 from torch.utils.data import DataLoader, TensorDataset
 
 from expression_nas.nas.search_loop import SearchSettings, run_search
-
-
-class TinySupernet(nn.Module):
-    """Two candidate operations mixed by softmax(alpha): enough to exercise the loop."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.alpha = nn.Parameter(torch.zeros(2))
-        self.linear = nn.Linear(6, 3)
-        self.square = nn.Linear(6, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = torch.softmax(self.alpha, 0)
-        return weights[0] * self.linear(x) + weights[1] * self.square(x**2)
-
-    def arch_parameters(self) -> list[nn.Parameter]:
-        return [self.alpha]
-
-    def weight_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.named_parameters() if name != "alpha"]
-
-    def arch_snapshot(self) -> dict:
-        return {"alpha": torch.softmax(self.alpha, 0).tolist()}
-
-    def derive(self) -> dict:
-        return {"family": "tiny", "op": ["linear", "square"][int(self.alpha.argmax())]}
 
 
 def _loaders(seed: int = 0):

@@ -123,7 +123,7 @@ def run_darts_search(
     key = fingerprint(strategy, config.to_dict(), search, stn, params.seed, split)
     checkpoint = checkpoint_dir / f"search_{strategy}_{key}.pt"
     if not params.search.resume and checkpoint.exists():
-        checkpoint.unlink()
+        checkpoint.unlink(missing_ok=True)  # under torchrun every rank may try
 
     torch.manual_seed(params.seed)
     model = DartsSupernet(config).to(device)

@@ -127,7 +127,7 @@ def search_for_group(
     )
     checkpoint = checkpoint_dir / f"search_{group.name}_{key}.pt"
     if not params.search.resume and checkpoint.exists():
-        checkpoint.unlink()
+        checkpoint.unlink(missing_ok=True)  # under torchrun every rank may try
 
     torch.manual_seed(params.seed)
     model = RnasSupernet(config)

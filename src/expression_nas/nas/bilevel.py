@@ -5,6 +5,11 @@ A searchable model exposes ``arch_parameters()`` (alpha, beta, eta, ...) and
 parameters descend the validation loss, either first-order (gradient at the current weights)
 or second-order (DARTS' one-step unrolled approximation, with the Hessian-vector product taken
 by central finite differences at epsilon = 0.01 / ||grad||).
+
+Under ``torchrun`` each rank holds its shard of the batches: the gradients the unrolled step
+is built from are averaged over the ranks (``distributed.average_``), so that it is the step
+of the whole batch, and the strategy's optimiser averages the architecture gradient before
+it steps (``distributed.average_gradients_before_step``). Ranks agree on skipping a step.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from expression_nas import distributed
 
 Loss = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -34,8 +41,8 @@ def first_order_arch_step(
     non-finite loss returned, when the loss is not finite)."""
     arch_optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(model, *val_batch)
-    if not torch.isfinite(loss):
-        return float(loss.detach())
+    if not distributed.all_agree(bool(torch.isfinite(loss))):  # on some rank: all skip
+        return float(loss.detach()) if not torch.isfinite(loss) else float("nan")
     loss.backward()
     _clear_weight_grads(model)
     arch_optimizer.step()
@@ -62,8 +69,8 @@ def second_order_arch_step(
     """
     unrolled = _virtual_step(model, train_batch, xi, weight_decay, loss_fn)
     val_loss = loss_fn(unrolled, *val_batch)
-    if not torch.isfinite(val_loss):
-        return float(val_loss.detach())
+    if not distributed.all_agree(bool(torch.isfinite(val_loss))):  # on some rank: all skip
+        return float(val_loss.detach()) if not torch.isfinite(val_loss) else float("nan")
     arch_grads_unrolled = torch.autograd.grad(
         val_loss, unrolled.arch_parameters(), retain_graph=True, allow_unused=True
     )
@@ -72,6 +79,7 @@ def second_order_arch_step(
         torch.zeros_like(p) if g is None else g
         for g, p in zip(weight_grads, unrolled.weight_parameters(), strict=True)
     ]
+    distributed.average_(weight_grads)  # the whole batch's dL_val/dw': one eps on every rank
     hessian_terms = finite_difference_hvp(model, weight_grads, train_batch, loss_fn)
     arch_optimizer.zero_grad(set_to_none=True)
     for parameter, direct, implicit in zip(
@@ -122,13 +130,21 @@ def _virtual_step(
 ) -> nn.Module:
     """A copy of ``model`` after one plain SGD step of its weights on ``train_batch``."""
     loss = loss_fn(model, *train_batch)
-    grads = torch.autograd.grad(loss, model.weight_parameters(), allow_unused=True)
+    grads = [
+        torch.zeros_like(weight) if grad is None else grad
+        for grad, weight in zip(
+            torch.autograd.grad(loss, model.weight_parameters(), allow_unused=True),
+            model.weight_parameters(),
+            strict=True,
+        )
+    ]
+    distributed.average_(grads)  # the step of the whole batch
     unrolled = copy.deepcopy(model)
     with torch.no_grad():
         for weight, grad, original in zip(
             unrolled.weight_parameters(), grads, model.weight_parameters(), strict=True
         ):
-            step = (torch.zeros_like(original) if grad is None else grad) + weight_decay * original
+            step = grad + weight_decay * original
             weight.copy_(original - xi * step)
     return unrolled
 

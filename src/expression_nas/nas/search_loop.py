@@ -9,6 +9,13 @@ How the architecture is updated is a ``SearchStrategy``: DARTS' unrolled hypergr
 (``UnrolledStrategy``, first or second order) by default, or e.g. the self-tuning-network
 strategy of DARTS-STN (``nas.stn_search``). Non-finite losses skip their step and are
 counted (``skipped_steps`` in the epoch record); a run of them stops the search with an error.
+
+Under ``torchrun`` (``distributed``) each rank searches on its shard of both loaders, with the
+batch size per rank; the weight gradients are averaged before clipping and the architecture
+gradients before their optimiser's step (the strategies see to that), so the supernet and both
+optimisers stay identical on every rank. Rank 0 alone reads and writes the checkpoint (the
+state it read is sent to the others) and reports each epoch; the checkpoint holds nothing that
+depends on the world size, so a search resumes under any other.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from expression_nas import interruptions, progress, tracking
+from expression_nas import distributed, interruptions, progress, tracking
 from expression_nas.nas.bilevel import first_order_arch_step, second_order_arch_step
 from expression_nas.training.checkpoints import load_checkpoint, save_checkpoint
 
@@ -103,6 +110,7 @@ class UnrolledStrategy:
             betas=(0.5, 0.999),
             weight_decay=settings.arch_weight_decay,
         )
+        distributed.average_gradients_before_step(self.optimizer)
 
     def weight_logits(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         return model(inputs)
@@ -147,9 +155,13 @@ def run_search(
 ) -> SearchResult:
     """Search for ``settings.epochs`` epochs; resume from ``checkpoint_path`` when it holds an
     unfinished (or finished) search with the same ``run_key``. ``strategy`` defaults to
-    DARTS' (``UnrolledStrategy``), built after the model is moved to ``device``."""
+    DARTS' (``UnrolledStrategy``), built after the model is moved to ``device``. Under a
+    process group the loaders are sharded here (``distributed.shard_loader``)."""
     torch.manual_seed(settings.seed)
     model.to(device)
+    main = distributed.is_main()
+    train_loader = distributed.shard_loader(train_loader)
+    val_loader = distributed.shard_loader(val_loader)
     weight_optimizer = torch.optim.SGD(
         model.weight_parameters(),
         lr=settings.lr,
@@ -164,7 +176,9 @@ def run_search(
     history: list[dict[str, float]] = []
     arch_history: list[dict[str, Any]] = []
     start_epoch, elapsed = 0, 0.0
-    state = _load_checkpoint(checkpoint_path, run_key)
+    state = distributed.broadcast_object(
+        _load_checkpoint(checkpoint_path, run_key) if main else None
+    )
     if state is not None:
         model.load_state_dict(state["model"])
         weight_optimizer.load_state_dict(state["weight_optimizer"])
@@ -177,7 +191,7 @@ def run_search(
         start_epoch, elapsed = state["epoch"] + 1, state["seconds"]
         logger.info("resuming search from %s after epoch %d", checkpoint_path, state["epoch"])
         tracking.set_tags(interruptions.resumed_tags(state, state["epoch"]))
-        if on_epoch_end is not None:  # the new run gets the whole history, not only the rest
+        if main and on_epoch_end is not None:  # the new run gets the whole history
             for metrics, snapshot in zip(history, arch_history, strict=True):
                 on_epoch_end(
                     metrics["epoch"], metrics, {k: v for k, v in snapshot.items() if k != "epoch"}
@@ -215,9 +229,9 @@ def run_search(
             metrics["val_loss"],
             metrics["val_accuracy"],
         )
-        if on_epoch_end is not None:
+        if main and on_epoch_end is not None:
             on_epoch_end(epoch, metrics, snapshot)
-        if checkpoint_path is not None:
+        if main and checkpoint_path is not None:
             save_checkpoint(
                 checkpoint_path,
                 {
@@ -276,10 +290,11 @@ def _search_epoch(
         weight_optimizer.zero_grad(set_to_none=True)
         logits = strategy.weight_logits(model, inputs)
         loss = nn.functional.cross_entropy(logits, targets)
-        if torch.isfinite(loss):
+        if distributed.all_agree(bool(torch.isfinite(loss))):
             loss.backward()
             for parameter in model.arch_parameters():
                 parameter.grad = None
+            distributed.average_gradients(model.weight_parameters())
             nn.utils.clip_grad_norm_(model.weight_parameters(), settings.grad_clip)
             weight_optimizer.step()
             totals["train_loss"] += float(loss.detach()) * len(targets)
@@ -294,6 +309,7 @@ def _search_epoch(
                 f"{description}: {consecutive} steps in a row had a non-finite loss; lower the "
                 "learning rates (search.lr, search.arch_lr) or the perturbation scale"
             )
+    distributed.average_buffers_(model)  # BatchNorm's statistics saw this rank's batches only
     model.eval()
     with torch.no_grad():
         for batch in val_loader:
@@ -302,6 +318,7 @@ def _search_epoch(
             totals["val_loss"] += float(nn.functional.cross_entropy(logits, targets)) * len(targets)
             totals["val_correct"] += int((logits.argmax(1) == targets).sum())
             totals["val_n"] += len(targets)
+    totals = distributed.sum_over_ranks(totals)  # a shard's totals -> the split's
     return {
         "train_loss": totals["train_loss"] / max(totals["train_n"], 1),
         "train_accuracy": totals["train_correct"] / max(totals["train_n"], 1),

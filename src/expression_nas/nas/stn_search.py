@@ -15,6 +15,10 @@ The model must expose ``hyper_vector()`` (lambda as one flat tensor built from i
 ``arch_parameters()``) and ``forward(x, hyper, dropout=...)``; dropout is off in the
 validation steps (a dropout rate then acts on the validation loss only through the
 best-response weights, as in STNs). One perturbation is drawn per batch.
+
+Under ``torchrun`` every rank draws the same perturbations (same seeded generator) and both
+optimisers average their gradients over the ranks before they step, so lambda, sigma and the
+optimisers' state stay identical on every rank.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from expression_nas import distributed
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -78,6 +84,8 @@ class StnStrategy:
             groups.append({"params": [dropout], "weight_decay": 0.0})
         self.hyper_optimizer = torch.optim.Adam(groups, lr=arch_lr, betas=(0.5, 0.999))
         self.sigma_optimizer = torch.optim.Adam([self.log_sigma], lr=settings.sigma_lr)
+        distributed.average_gradients_before_step(self.hyper_optimizer)
+        distributed.average_gradients_before_step(self.sigma_optimizer)
         # on the CPU, so a checkpoint resumes on any device
         self.generator = torch.Generator().manual_seed(seed)
         self.weight_steps = 0
@@ -106,7 +114,7 @@ class StnStrategy:
             logits = model(inputs, hyper + self._perturbation(hyper), dropout=False)
             entropy = self.log_sigma.sum()
             objective = F.cross_entropy(logits, targets) - self.settings.tau * entropy
-            if not torch.isfinite(objective):
+            if not distributed.all_agree(bool(torch.isfinite(objective))):
                 finite = False
                 continue
             grads = torch.autograd.grad(objective, [*hyper_parameters, self.log_sigma])

@@ -4,6 +4,10 @@ There is deliberately no early stopping and no choice of a "best" epoch: the mod
 last epoch is the model. Selecting an epoch by its score on the test subject is a known leak
 in published MER code (DESIGN.md sec. 5); when a selection is wanted, it must come from a
 validation split of the training subjects (``evaluation.protocols.subject_validation_split``).
+
+Under ``torchrun`` (``distributed``) the training is data-parallel: the model is wrapped in
+``DistributedDataParallel``, each rank trains on its shard of the loader (batch size per
+rank), and the epoch records are of the whole loader. ``predict`` is not sharded.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from expression_nas import distributed
 from expression_nas import progress as progress_of
 
 logger = logging.getLogger(__name__)
@@ -55,6 +60,25 @@ class OptimizerConfig:
     cosine: bool = True
 
 
+class WholeBatchCrossEntropy(nn.Module):
+    """Under torchrun: the (class-weighted) cross-entropy of the whole batch of all ranks
+    (``distributed.whole_batch_mean``), where each rank's weighted mean would weigh its own
+    classes. Its value on a rank is that rank's share times the world size, so the mean over
+    the ranks is the whole batch's loss."""
+
+    def __init__(self, weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        total = nn.functional.cross_entropy(logits, targets, weight=self.weight, reduction="sum")
+        if self.weight is None:
+            normaliser = torch.tensor(float(len(targets)), device=logits.device)
+        else:
+            normaliser = self.weight[targets].sum()
+        return distributed.whole_batch_mean(total, normaliser)
+
+
 def train_epoch(
     model: nn.Module,
     loader: DataLoader,
@@ -76,9 +100,10 @@ def train_epoch(
         loss_sum += loss.item() * len(targets)
         correct += (logits.argmax(dim=1) == targets).sum().item()
         seen += len(targets)
-    if seen == 0:
+    totals = distributed.sum_over_ranks({"loss": loss_sum, "correct": correct, "seen": seen})
+    if totals["seen"] == 0:
         raise ValueError("the training loader yielded no samples")
-    return loss_sum / seen, correct / seen
+    return totals["loss"] / totals["seen"], totals["correct"] / totals["seen"]
 
 
 def train_fixed_epochs(
@@ -96,14 +121,18 @@ def train_fixed_epochs(
     Returns one record per epoch, ``{"epoch" (1-based), "loss", "accuracy", "lr"}``, measured
     on the training batches as they were seen (training mode). ``on_epoch_end(epoch, record)``
     is called after each epoch, e.g. to log metrics. ``config.batch_size`` is the loader's
-    business; it is not read here.
+    business; it is not read here (under torchrun it is per rank: ``train_loader`` is sharded
+    here, and the model trained through ``DistributedDataParallel``).
     """
     torch.manual_seed(seed)
     model.to(device)
+    parallel = distributed.wrap_ddp(model, device)
+    train_loader = distributed.shard_loader(train_loader)
     weights = None
     if class_weights is not None:
         weights = torch.as_tensor(class_weights, dtype=torch.float32, device=device)
-    criterion = nn.CrossEntropyLoss(weight=weights)
+    criterion = WholeBatchCrossEntropy(weights) if distributed.active() else None
+    criterion = criterion or nn.CrossEntropyLoss(weight=weights)
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=config.lr,
@@ -119,7 +148,7 @@ def train_fixed_epochs(
     progress = progress_of.track(range(1, config.epochs + 1), "train", "epoch")
     for epoch in progress:
         lr = optimizer.param_groups[0]["lr"]
-        loss, accuracy = train_epoch(model, train_loader, criterion, optimizer, device)
+        loss, accuracy = train_epoch(parallel, train_loader, criterion, optimizer, device)
         if scheduler is not None:
             scheduler.step()
         record = {"epoch": epoch, "loss": loss, "accuracy": accuracy, "lr": lr}
@@ -128,6 +157,7 @@ def train_fixed_epochs(
         logger.debug("epoch %d: loss %.4f, accuracy %.3f", epoch, loss, accuracy)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
+    distributed.average_buffers_(model)  # the replicas' BatchNorm statistics agree afterwards
     if history:
         logger.info(
             "trained %d epochs: final training loss %.4f, accuracy %.3f",
