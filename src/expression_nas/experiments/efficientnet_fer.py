@@ -27,7 +27,6 @@ import torch
 from matplotlib.figure import Figure
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from torch import nn
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from expression_nas import tracking
@@ -36,6 +35,7 @@ from expression_nas.evaluation.protocols import stratified_draw
 from expression_nas.experiments.fer_evaluation import (
     FER_PREDICTION_COLUMNS,
     FoldPlan,
+    Labelled,
     class_weights,
     plan_folds,
     summarize_fer,
@@ -60,7 +60,6 @@ from expression_nas.parameters.efficientnet_fer import (
     SearchSpaceParams,
 )
 from expression_nas.preprocessing.augmentation import AugmentationConfig, ClipAugmenter
-from expression_nas.training.data import AugmentedImageDataset, ImageDataset, make_loader
 from expression_nas.training.early_stopping import EarlyStoppingResult, train_early_stopping
 from expression_nas.training.loop import predict, resolve_device
 
@@ -106,35 +105,6 @@ def configured_spec(
         dropout=round(float(values["dropout"]), 10),
         stochastic_depth_prob=stochastic_depth_prob,
     )
-
-
-@dataclass(frozen=True)
-class Labelled:
-    """Images ([N, H, W] or [N, H, W, 3] uint8) and their class indices."""
-
-    images: np.ndarray
-    labels: np.ndarray
-
-    @classmethod
-    def rows(cls, images: Any, samples: pd.DataFrame, rows: np.ndarray) -> Labelled:
-        """A copy of ``rows`` only (nothing else of ``images`` is kept or pickled)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        labels = samples["label_index"].to_numpy(dtype=np.int64)[rows]
-        return cls(np.ascontiguousarray(images[rows]), labels)
-
-    def loader(
-        self,
-        batch_size: int,
-        shuffle: bool = False,
-        seed: int = 0,
-        augmenter: ClipAugmenter | None = None,
-    ) -> DataLoader:
-        rows = np.arange(len(self.labels))
-        if augmenter is None:
-            dataset = ImageDataset(self.images, rows, self.labels)
-        else:
-            dataset = AugmentedImageDataset(self.images, rows, self.labels, augmenter)
-        return make_loader(dataset, batch_size, shuffle, seed)
 
 
 def fit(

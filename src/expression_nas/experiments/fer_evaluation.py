@@ -28,6 +28,7 @@ import torch
 from matplotlib.figure import Figure
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from expression_nas import tracking
@@ -39,7 +40,14 @@ from expression_nas.evaluation.protocols import (
     subject_groups,
     subject_validation_split,
 )
-from expression_nas.training.data import ImageDataset, RowReadable, make_loader
+from expression_nas.preprocessing.augmentation import ClipAugmenter
+from expression_nas.training.data import (
+    AugmentedImageDataset,
+    CutoutImageDataset,
+    ImageDataset,
+    RowReadable,
+    make_loader,
+)
 from expression_nas.training.loop import OptimizerConfig, predict, train_fixed_epochs
 
 logger = logging.getLogger(__name__)
@@ -147,6 +155,42 @@ def plan_folds(
             )
         )
     return plans
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Images ([N, H, W] or [N, H, W, 3] uint8) and their class indices."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def rows(cls, images: Any, samples: pd.DataFrame, rows: np.ndarray) -> Labelled:
+        """A copy of ``rows`` only (nothing else of ``images`` is kept or pickled)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        labels = samples["label_index"].to_numpy(dtype=np.int64)[rows]
+        return cls(np.ascontiguousarray(images[rows]), labels)
+
+    def loader(
+        self,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        augmenter: ClipAugmenter | None = None,
+        cutout: int | None = None,
+    ) -> DataLoader:
+        """Batches of the images, augmented on the fly by ``augmenter`` or with cutout of
+        ``cutout`` pixels (at most one of them)."""
+        rows = np.arange(len(self.labels))
+        if augmenter is not None and cutout is not None:
+            raise ValueError("choose an augmenter or cutout, not both")
+        if augmenter is not None:
+            dataset = AugmentedImageDataset(self.images, rows, self.labels, augmenter)
+        elif cutout is not None:
+            dataset = CutoutImageDataset(self.images, rows, self.labels, cutout)
+        else:
+            dataset = ImageDataset(self.images, rows, self.labels)
+        return make_loader(dataset, batch_size, shuffle, seed)
 
 
 def class_weights(labels: Sequence[int] | np.ndarray, n_classes: int) -> np.ndarray:

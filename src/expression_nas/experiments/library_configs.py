@@ -61,8 +61,8 @@ def search_settings(search: BilevelSearchParams, seed: int) -> SearchSettings:
 
 
 def optimizer_config(training: SgdTrainingParams) -> OptimizerConfig:
-    """SGD with the learning rate cosine-annealed over the epochs."""
-    return library_config(OptimizerConfig, training, cosine=True)
+    """SGD with the learning rate cosine-annealed over the epochs, no gradient clipping."""
+    return library_config(OptimizerConfig, training, cosine=True, grad_clip=None)
 
 
 def rnas_search_config(params: RnasMerParams, n_classes: int, in_channels: int) -> RnasSearchConfig:

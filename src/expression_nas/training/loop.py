@@ -52,6 +52,8 @@ class OptimizerConfig:
     epochs: int = 70
     batch_size: int = 12
     cosine: bool = True
+    #: clip norm of the weight gradients (None: no clipping)
+    grad_clip: float | None = None
 
 
 def train_epoch(
@@ -60,9 +62,10 @@ def train_epoch(
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer,
     device: str | torch.device,
+    grad_clip: float | None = None,
 ) -> tuple[float, float]:
     """One pass over ``loader`` in training mode; the mean loss and accuracy of its batches
-    as they were seen."""
+    as they were seen. ``grad_clip``: clip the gradients' global norm before each step."""
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     for batch_inputs, batch_targets in loader:
@@ -71,6 +74,8 @@ def train_epoch(
         logits = model(batch_inputs.to(device))
         loss = criterion(logits, targets)
         loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
         loss_sum += loss.item() * len(targets)
         correct += (logits.argmax(dim=1) == targets).sum().item()
@@ -90,7 +95,8 @@ def train_fixed_epochs(
     seed: int = 0,
 ) -> list[dict]:
     """Train ``model`` in place for ``config.epochs`` epochs of SGD (cosine-annealed lr when
-    ``config.cosine``) on cross-entropy, optionally class-weighted.
+    ``config.cosine``, gradients clipped at ``config.grad_clip``) on cross-entropy, optionally
+    class-weighted.
 
     Returns one record per epoch, ``{"epoch" (1-based), "loss", "accuracy", "lr"}``, measured
     on the training batches as they were seen (training mode). ``on_epoch_end(epoch, record)``
@@ -118,7 +124,9 @@ def train_fixed_epochs(
     progress = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", leave=False)
     for epoch in progress:
         lr = optimizer.param_groups[0]["lr"]
-        loss, accuracy = train_epoch(model, train_loader, criterion, optimizer, device)
+        loss, accuracy = train_epoch(
+            model, train_loader, criterion, optimizer, device, config.grad_clip
+        )
         if scheduler is not None:
             scheduler.step()
         record = {"epoch": epoch, "loss": loss, "accuracy": accuracy, "lr": lr}
