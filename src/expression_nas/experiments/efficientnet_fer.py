@@ -31,14 +31,15 @@ from tqdm.auto import tqdm
 
 from expression_nas import tracking
 from expression_nas.evaluation.profiling import count_parameters, profile_model
-from expression_nas.evaluation.protocols import stratified_draw
 from expression_nas.experiments.fer_evaluation import (
     FER_PREDICTION_COLUMNS,
-    FoldPlan,
     Labelled,
     class_weights,
+    corpus_spec,
+    in_channels_of,
     plan_folds,
     summarize_fer,
+    training_rows,
 )
 from expression_nas.experiments.library_configs import early_stopping_config, study_config
 from expression_nas.hpo.optuna_study import (
@@ -138,15 +139,6 @@ def fit(
     return model, result
 
 
-def training_rows(plan: FoldPlan, samples: pd.DataFrame, limit: int | None, seed: int):
-    """The plan's selection-training rows, cut to ``limit`` by a stratified draw."""
-    rows = plan.search_train
-    if limit is None or limit >= len(rows):
-        return rows
-    labels = samples["label_index"].to_numpy()[rows]
-    return np.sort(stratified_draw(rows, labels, limit, np.random.default_rng(seed)))
-
-
 @dataclass(frozen=True)
 class EfficientNetObjective:
     """One trial: a configuration drawn from ``space``, trained with early stopping on
@@ -199,10 +191,6 @@ class EfficientNetObjective:
         return result.best_val_loss
 
 
-def _in_channels(images: Any) -> int:
-    return 3 if len(images.shape) == 4 else 1
-
-
 def search_rows(
     samples: pd.DataFrame, limit: int | None, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -228,7 +216,7 @@ def trial_objective(
         train=Labelled.rows(images, samples, train_rows),
         validation=Labelled.rows(images, samples, validation_rows),
         space=search_space(params.space),
-        in_channels=_in_channels(images),
+        in_channels=in_channels_of(images),
         num_classes=len(classes),
         variant=params.network.variant,
         stochastic_depth_prob=params.network.stochastic_depth_prob,
@@ -261,7 +249,7 @@ def run_search(
         ) from error
     spec = configured_spec(
         best.params,
-        _in_channels(images),
+        in_channels_of(images),
         len(classes),
         params.network.variant,
         params.network.stochastic_depth_prob,
@@ -317,11 +305,6 @@ def run_search(
 def study_figures_of(params: EfficientnetFerParams) -> dict[str, Figure]:
     """Optuna's plots of the pipeline's study, read back from its storage."""
     return study_figures(open_study(study_config(params)))
-
-
-def corpus_spec(spec: dict[str, Any], images: Any, n_classes: int) -> dict[str, Any]:
-    """The searched network for a corpus's channels and classes."""
-    return {**spec, "in_channels": _in_channels(images), "num_classes": n_classes}
 
 
 def evaluate_corpus(

@@ -37,6 +37,7 @@ from expression_nas.evaluation.protocols import (
     Fold,
     FoldView,
     RowView,
+    stratified_draw,
     subject_groups,
     subject_validation_split,
 )
@@ -191,6 +192,25 @@ class Labelled:
         else:
             dataset = ImageDataset(self.images, rows, self.labels)
         return make_loader(dataset, batch_size, shuffle, seed)
+
+
+def training_rows(plan: FoldPlan, samples: pd.DataFrame, limit: int | None, seed: int):
+    """The plan's selection-training rows, cut to ``limit`` by a stratified draw."""
+    rows = plan.search_train
+    if limit is None or limit >= len(rows):
+        return rows
+    labels = samples["label_index"].to_numpy()[rows]
+    return np.sort(stratified_draw(rows, labels, limit, np.random.default_rng(seed)))
+
+
+def in_channels_of(images: Any) -> int:
+    """1 for grayscale images [N, H, W], 3 for colour [N, H, W, 3]."""
+    return 3 if len(images.shape) == 4 else 1
+
+
+def corpus_spec(spec: dict[str, Any], images: Any, n_classes: int) -> dict[str, Any]:
+    """A searched network's spec for a corpus's channels and classes."""
+    return {**spec, "in_channels": in_channels_of(images), "num_classes": n_classes}
 
 
 def class_weights(labels: Sequence[int] | np.ndarray, n_classes: int) -> np.ndarray:

@@ -64,15 +64,18 @@ class CandidateCache:
 
 
 class CachedTrainer:
-    """``trainer`` behind ``cache``: a candidate found there is not trained again."""
+    """``trainer`` behind ``cache``: a candidate found there is not trained again (with
+    ``reuse`` false every candidate is trained, and the cache rewritten)."""
 
-    def __init__(self, trainer: CandidateTrainer, cache: CandidateCache) -> None:
-        self.trainer, self.cache = trainer, cache
+    def __init__(
+        self, trainer: CandidateTrainer, cache: CandidateCache, reuse: bool = True
+    ) -> None:
+        self.trainer, self.cache, self.reuse = trainer, cache, reuse
         self.trained = 0
         self.reused = 0
 
     def __call__(self, spec: dict[str, Any], epochs: int, seed: int) -> TrainingOutcome:
-        outcome = self.cache.get(spec, epochs, seed)
+        outcome = self.cache.get(spec, epochs, seed) if self.reuse else None
         if outcome is not None:
             self.reused += 1
             return outcome
