@@ -106,6 +106,8 @@ def test_the_seed_settings_of_the_real_corpora_arrive():
     assert (global_nas.final_training.epochs, global_nas.random_baseline.architectures) == (600, 10)
     assert (global_nas.search_training.batch_size, global_nas.search_training.lr) == (64, 0.025)
     assert global_nas.search_training.cutout == 16 and global_nas.input_size is None
+    assert global_nas.search_training.max_train_images is None
+    assert global_nas.final_training.batch_size == 64
     corpus = check_parameters(parameters("casme2"))["data_preparation"].corpora["casme2"]
     assert corpus.root == "/path/to/your/casme2" and corpus.length == 152
 
