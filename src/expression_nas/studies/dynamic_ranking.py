@@ -82,6 +82,23 @@ def _statistic(correlation: Callable) -> Callable:
     return statistic
 
 
+def _interval(
+    samples: tuple[np.ndarray, ...], statistic: Callable, resamples: int, seed: int
+) -> tuple[float, float]:
+    """The percentile bootstrap 95 % interval of ``statistic``, the networks resampled
+    together across ``samples`` (scipy.stats.bootstrap, paired)."""
+    interval = stats.bootstrap(
+        samples,
+        statistic,
+        paired=True,
+        vectorized=False,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
+    return float(interval.low), float(interval.high)
+
+
 def correlate(
     final: np.ndarray, other: np.ndarray, resamples: int = 2000, seed: int = 0
 ) -> dict[str, float]:
@@ -90,17 +107,9 @@ def correlate(
     result = {}
     for name, correlation in (("spearman", stats.spearmanr), ("kendall", stats.kendalltau)):
         statistic = _statistic(correlation)
-        interval = stats.bootstrap(
-            (final, other),
-            statistic,
-            paired=True,
-            vectorized=False,
-            n_resamples=resamples,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        ).confidence_interval
         result[name] = statistic(final, other)
-        result[f"{name}_low"], result[f"{name}_high"] = float(interval.low), float(interval.high)
+        low, high = _interval((final, other), statistic, resamples, seed)
+        result[f"{name}_low"], result[f"{name}_high"] = low, high
     return result
 
 
@@ -113,20 +122,8 @@ def difference(
     def statistic(f: np.ndarray, d: np.ndarray, s: np.ndarray) -> float:
         return float(stats.spearmanr(f, d).statistic - stats.spearmanr(f, s).statistic)
 
-    interval = stats.bootstrap(
-        (final, dynamic, static),
-        statistic,
-        paired=True,
-        vectorized=False,
-        n_resamples=resamples,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    ).confidence_interval
-    return {
-        "difference": statistic(final, dynamic, static),
-        "low": float(interval.low),
-        "high": float(interval.high),
-    }
+    low, high = _interval((final, dynamic, static), statistic, resamples, seed)
+    return {"difference": statistic(final, dynamic, static), "low": low, "high": high}
 
 
 def verdict(rho: dict[str, dict[str, float]], diff: dict[str, float], pair: str) -> str:
