@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from expression_nas.parameters.common import (
     BatchSize,
@@ -184,8 +184,10 @@ class GlobalNasFerParams(ParameterModel):
     threads: PositiveInt | None = Field(
         1, description="torch threads (null: torch's default); small networks run fastest on 1"
     )
+    presets: dict[str, PresetParams] = Field(
+        default_factory=_presets, description="search settings by name (demo, tiny, mobile)"
+    )
     preset: str = Field("demo", description="the search setting: a key of presets")
-    presets: dict[str, PresetParams] = Field(default_factory=_presets)
     input_size: PositiveInt | None = Field(
         24,
         description="images are averaged down to input_size x input_size pixels before "
@@ -199,11 +201,13 @@ class GlobalNasFerParams(ParameterModel):
         default_factory=_demo_evaluation, description="per evaluation corpus, its protocol"
     )
 
-    @model_validator(mode="after")
-    def _known_preset(self) -> GlobalNasFerParams:
-        if self.preset not in self.presets:
-            raise ValueError(f"preset {self.preset!r} is not one of {sorted(self.presets)}")
-        return self
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, preset: str, info: ValidationInfo) -> str:
+        presets = info.data.get("presets")
+        if presets is not None and preset not in presets:
+            raise ValueError(f"expected a key of presets: {', '.join(sorted(presets))}")
+        return preset
 
     @property
     def bounds(self) -> PresetParams:
