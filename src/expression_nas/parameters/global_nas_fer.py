@@ -138,10 +138,10 @@ class SearchTrainingParams(CandidateTrainingParams):
 class FinalTrainingParams(CandidateTrainingParams):
     """The found network and every random one, trained from scratch for fixed epochs under
     each corpus's protocol (the seed: 600 epochs at batch 64, the search's other settings;
-    the demo: 10 epochs at batch 32)."""
+    the demo: 8 epochs at batch 32)."""
 
     batch_size: BatchSize = 32
-    epochs: Epochs = 10
+    epochs: Epochs = 8
     log_models: bool = Field(
         True, description="log the found network trained on the search corpus (mlflow.pytorch)"
     )
@@ -166,8 +166,8 @@ class GlobalEvaluationParams(FerEvaluationParams):
 def _demo_evaluation() -> dict[str, GlobalEvaluationParams]:
     return {
         "demo_fer2013": GlobalEvaluationParams(protocol="standard_split"),
-        "demo_ckplus": GlobalEvaluationParams(protocol="kfold", k=4, epochs=20),
-        "demo_jaffe": GlobalEvaluationParams(protocol="kfold", k=3, epochs=30),
+        "demo_ckplus": GlobalEvaluationParams(protocol="kfold", k=4, epochs=15),
+        "demo_jaffe": GlobalEvaluationParams(protocol="kfold", k=3, epochs=25),
         "fer2013": GlobalEvaluationParams(protocol="standard_split"),
         "ckplus": GlobalEvaluationParams(protocol="kfold", k=10),
         "jaffe": GlobalEvaluationParams(protocol="kfold", k=10),
