@@ -52,6 +52,7 @@ def test_the_analysis_and_its_verdict():
     analysis = study.analyse(accuracies, parameters, resamples=200)
     assert set(analysis["correlations"]) == set(study.PAIRS)
     assert set(analysis["verdict"]) == {"dynamic", "dynamic_capped"}
+    assert {"difference", "low", "high"} == set(analysis["dynamic_minus_parameters"])
     assert analysis["values"]["final"] == accuracies[:, -1].tolist()
     assert analysis["values"]["static"] == accuracies[:, 0].tolist()
     for pair, verdict in analysis["verdict"].items():
