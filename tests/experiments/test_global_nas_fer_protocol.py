@@ -15,6 +15,7 @@ from expression_nas.experiments import global_nas_fer as experiment
 from expression_nas.experiments.library_configs import global_space
 from expression_nas.models.global_net import count_global_parameters
 from expression_nas.models.registry import build_model
+from expression_nas.nas.global_nas.drawing import trajectory_figure
 from expression_nas.parameters import GlobalNasFerParams
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -91,7 +92,7 @@ def test_the_search_decides_on_training_and_publictest_rows_only(tmp_path, recor
     assert report["train_images"] == 21 and report["validation_images"] == 14
     counts = report["counts"]
     assert counts["evaluated"] == counts["grow"] + counts["prune"] + 2 * counts["final_depth"]
-    figure = experiment.trajectory_figure(candidates)
+    figure = trajectory_figure(candidates)
     assert len(figure.axes) == 3
 
 

@@ -11,7 +11,8 @@ a network, the search's logging and report, and the evaluation of the found netw
   Training and is tested once on PrivateTest; CK+ and JAFFE run person-independent k-fold,
   each fold training on its training subjects and tested once on its test subjects. No epoch
   or model is chosen on any split.
-- The random baseline: ``experiments.global_nas_baseline``.
+- The random baseline: ``experiments.global_nas_baseline``; the search's plot:
+  ``nas.global_nas.drawing``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 from torch import nn
 from torch.nn import functional
 from tqdm.auto import tqdm
@@ -52,12 +52,7 @@ from expression_nas.experiments.library_configs import (
 from expression_nas.models.global_net import count_global_parameters
 from expression_nas.models.registry import build_model
 from expression_nas.nas.global_nas.cache import CachedTrainer, CandidateCache
-from expression_nas.nas.global_nas.strategy import (
-    PHASES,
-    Candidate,
-    TrainingOutcome,
-    run_global_search,
-)
+from expression_nas.nas.global_nas.strategy import Candidate, TrainingOutcome, run_global_search
 from expression_nas.parameters.global_nas_fer import (
     CandidateTrainingParams,
     GlobalNasFerParams,
@@ -316,30 +311,6 @@ def run_search(
         device.type.upper(),
     )
     return report, pd.DataFrame([c.row() for c in result.candidates]), spec
-
-
-def trajectory_figure(candidates: pd.DataFrame, title: str = "global search") -> Figure:
-    """Score per candidate (accepted ones filled, the best so far as a line), with the depth
-    and width of every candidate below it."""
-    figure = Figure(figsize=(9, 7), layout="constrained")
-    score_axis, depth_axis, width_axis = figure.subplots(3, 1, sharex=True)
-    colours = dict(zip(PHASES, ("C0", "C1", "C7", "C2", "C3"), strict=True))
-    for phase, rows in candidates.groupby("phase", sort=False):
-        accepted = rows[rows["accepted"]]
-        score_axis.scatter(rows["index"], rows["score"], edgecolors=colours[phase],
-                           facecolors="none", label=phase)  # fmt: skip
-        score_axis.scatter(accepted["index"], accepted["score"], color=colours[phase])
-    score_axis.step(candidates["index"], candidates["best_score"], where="post", color="k",
-                    linewidth=0.8, label="best so far")  # fmt: skip
-    score_axis.set_ylabel("validation accuracy (%)")
-    score_axis.legend(fontsize="small", ncols=3)
-    score_axis.set_title(f"{title}: filled = accepted")
-    depth_axis.step(candidates["index"], candidates["depth"], where="mid")
-    depth_axis.set_ylabel("depth (layers)")
-    width_axis.step(candidates["index"], candidates["width"], where="mid", color="C1")
-    width_axis.set_ylabel("width (channels)")
-    width_axis.set_xlabel("candidate")
-    return figure
 
 
 def fit_and_predict(

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from expression_nas import tracking
 from expression_nas.experiments import global_nas_baseline as baseline
 from expression_nas.experiments import global_nas_fer as experiment
+from expression_nas.nas.global_nas.drawing import trajectory_figure
 from expression_nas.parameters import GlobalNasFerParams
 from expression_nas.pipelines.fer_reporting import report_evaluation
 from expression_nas.training.loop import torch_threads
@@ -34,7 +35,7 @@ def search(
         report, candidates, spec = experiment.run_search(
             images, samples, classes, corpus, params, pipeline
         )
-    figure = experiment.trajectory_figure(candidates, f"global search on {corpus}")
+    figure = trajectory_figure(candidates, f"global search on {corpus}")
     tracking.log_figure(figure, "search/trajectory.png")
     tracking.log_dict(spec, "architecture_spec.json")
     tracking.log_dict(candidates.to_dict("records"), "search/candidates.json")
