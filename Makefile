@@ -7,7 +7,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: .venv demo darts-demo hpo-demo efficientnet-demo toy-study test lint benchmark viz mlflow-ui clean-data
+.PHONY: .venv demo darts-demo hpo-demo efficientnet-demo global-nas-demo ranking-study toy-study test lint benchmark viz mlflow-ui clean-data
 
 # The environment is rebuilt when pyproject.toml changes. torch 2.14.1 and torchvision 0.29.1
 # come from this machine's local wheel store through plain pip (uv/poetry would download GBs).
@@ -31,6 +31,12 @@ hpo-demo: $(VENV)/.installed
 
 efficientnet-demo: $(VENV)/.installed
 	$(BIN)/kedro run --pipelines=efficientnet_fer
+
+global-nas-demo: $(VENV)/.installed
+	$(BIN)/kedro run --pipelines=global_nas_fer
+
+ranking-study: $(VENV)/.installed
+	$(BIN)/python -m expression_nas.studies.dynamic_ranking
 
 toy-study: $(VENV)/.installed
 	$(BIN)/python -m expression_nas.studies.toy_bilevel

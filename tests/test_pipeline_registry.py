@@ -90,3 +90,20 @@ def test_every_node_carries_one_stage_tag():
     for name, pipeline in register_pipelines().items():
         for node in pipeline.nodes:
             assert len(node.tags & stages) == 1, f"{name}: {node.name} has tags {node.tags}"
+
+
+def test_global_nas_pipelines_read_their_own_corpora_and_search_on_fer2013():
+    pipelines = register_pipelines()
+    for name, corpora in (
+        ("global_nas_fer", ("demo_fer2013", "demo_ckplus", "demo_jaffe")),
+        ("global_nas_fer_real", ("fer2013", "ckplus", "jaffe")),
+    ):
+        pipeline = pipelines[name]
+        outputs = pipeline.all_outputs()
+        assert {f"{name}.metrics_{corpus}" for corpus in corpora} <= outputs
+        assert {f"{name}.candidates", f"{name}.relative_improvement"} <= outputs
+        read = {item.split(".")[0] for item in pipeline.all_inputs() | outputs}
+        assert {c for c in CORPORA if c in read} == set(corpora)
+        for node_name in (f"{name}.search", f"{name}.random_baseline"):
+            (node,) = [node for node in pipeline.nodes if node.name == node_name]
+            assert f"{corpora[0]}.clips" in node.inputs

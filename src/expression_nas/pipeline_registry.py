@@ -21,6 +21,7 @@ from expression_nas.pipelines.data_preparation.pipeline import (
     preparation,
 )
 from expression_nas.pipelines.efficientnet_fer.pipeline import efficientnet_pipelines
+from expression_nas.pipelines.global_nas_fer.pipeline import global_nas_pipelines
 from expression_nas.pipelines.rnas_mer.pipeline import MER_CORPORA, rnas_pipeline
 from expression_nas.pipelines.surrogate_hpo_fer.pipeline import surrogate_pipelines
 
@@ -42,6 +43,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     - ``efficientnet_fer``: seed 003's EfficientNetV2-S scaling search with Optuna TPE (a
       study that several workers share), the best network retrained and evaluated on the
       demo FER corpora, and the seed's comparisons; ``efficientnet_fer_real`` (``--env=fer``).
+    - ``global_nas_fer``: seed 004's global macro-micro search with architecture-aware
+      training on the demo FER2013, the found network evaluated on the demo FER corpora, the
+      random-sampling baseline and RI; ``global_nas_fer_real`` (``--env=fer``).
     """
     pipelines = {
         "rnas_mer": rnas_mer.create_pipeline(),
@@ -63,5 +67,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "cross_database_real", XDB_REAL
     )
     pipelines.update(efficientnet_pipelines())
+    pipelines.update(global_nas_pipelines())
     pipelines["__default__"] = pipelines["rnas_mer"]
     return pipelines

@@ -16,7 +16,8 @@ def test_unknown_family_is_refused_with_the_known_ones():
     spec = _derived_spec() | {"family": "mystery"}
     with pytest.raises(
         ValueError,
-        match="known: \\['darts', 'efficientnet', 'plain_cnn', 'rnas_mer', 'surrogate'\\]",
+        match="known: \\['darts', 'efficientnet', 'global', 'plain_cnn', 'rnas_mer', "
+        "'surrogate'\\]",
     ):
         build_model(spec)
     assert "rnas_mer" in MODEL_FAMILIES

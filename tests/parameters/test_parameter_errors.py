@@ -102,3 +102,12 @@ def test_checks_across_fields():
     assert "rnas_mer.checkpoint_dir = 'data/{method}': unknown placeholder(s) ['method']" in message
     assert "darts_fer.stn: need sigma_min <= sigma_init <= sigma_max" in message
     assert "data_preparation.corpora.demo_jaffe: loader options ['variant'] do not apply" in message
+
+
+def test_global_nas_fer_refuses_an_unknown_preset_and_bounds_off_the_width_grid():
+    message = _problems(**{"global_nas_fer.preset": "tinyy"})
+    assert "global_nas_fer.preset = 'tinyy': expected a key of presets: demo, mobile, tiny" in (
+        message
+    )
+    message = _problems(**{"global_nas_fer.presets.tiny.max_width": 63})
+    assert "global_nas_fer.presets.tiny" in message and "multiple of width_step" in message

@@ -21,6 +21,7 @@ from expression_nas.parameters import (
     CorpusParams,
     DartsFerParams,
     EfficientnetFerParams,
+    GlobalNasFerParams,
     RnasMerParams,
     check_parameters,
 )
@@ -74,6 +75,7 @@ def test_the_defaults_are_the_demo_settings():
     assert RnasMerParams() == base["rnas_mer"]
     assert DartsFerParams() == base["darts_fer"]
     assert EfficientnetFerParams() == base["efficientnet_fer"]
+    assert GlobalNasFerParams() == base["global_nas_fer"]
     assert AlignmentParams() == base["data_preparation"].alignment
     assert AugmentationParams() == base["data_preparation"].augmentation
 
@@ -95,6 +97,17 @@ def test_the_seed_settings_of_the_real_corpora_arrive():
     assert (effnet.space.width_coefficient.high, effnet.space.depth_coefficient.high) == (1.4, 1.4)
     assert effnet.search_training.max_train_images is None
     assert effnet.study.storage != EfficientnetFerParams().study.storage  # its own study
+    global_nas = check_parameters(parameters("fer"))["global_nas_fer"]
+    tiny = global_nas.bounds
+    assert (global_nas.preset, tiny.min_depth, tiny.max_depth) == ("tiny", 10, 100)
+    assert (tiny.min_width, tiny.max_width, tiny.width_step) == (16, 64, 2)
+    assert (tiny.macro_epochs, tiny.micro_epochs, tiny.param_tolerance) == (10, 2, 10_000)
+    assert global_nas.presets["mobile"].max_width == 128
+    assert (global_nas.final_training.epochs, global_nas.random_baseline.architectures) == (600, 10)
+    assert (global_nas.search_training.batch_size, global_nas.search_training.lr) == (64, 0.025)
+    assert global_nas.search_training.cutout == 16 and global_nas.input_size is None
+    assert global_nas.search_training.max_train_images is None
+    assert global_nas.final_training.batch_size == 64
     corpus = check_parameters(parameters("casme2"))["data_preparation"].corpora["casme2"]
     assert corpus.root == "/path/to/your/casme2" and corpus.length == 152
 

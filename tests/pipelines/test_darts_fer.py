@@ -64,6 +64,30 @@ def mlflow_experiment(tmp_path, name: str) -> str:
     return experiment
 
 
+def check_corpus_evaluations(tmp_path, pipeline: str, corpora) -> dict[str, dict]:
+    """Each corpus's pooled predictions cover exactly its test side (FER2013: PrivateTest),
+    its metrics score them and report the network's costs; returns the metrics by corpus."""
+    reports, found = tmp_path / "data/08_reporting" / pipeline, {}
+    for corpus in corpora:
+        samples = pd.read_parquet(tmp_path / f"data/03_primary/{corpus}/samples.parquet")
+        tested = samples if corpus != "demo_fer2013" else samples[samples["usage"] == "PrivateTest"]
+        predictions = pd.read_parquet(
+            tmp_path / f"data/07_model_output/{pipeline}/{corpus}/predictions.parquet"
+        )
+        assert sorted(predictions["sample_id"]) == sorted(tested["sample_id"])
+        metrics = json.loads((reports / corpus / "metrics.json").read_text())
+        assert metrics["accuracy"] == pytest.approx(
+            (predictions["y_true"] == predictions["y_pred"]).mean()
+        )
+        assert {"parameters", "flops", "latency_ms_median", "peak_memory_mb"} <= set(
+            metrics["costs"]
+        )
+        assert metrics["search_seconds"] > 0
+        assert (reports / corpus / "confusion_matrix.png").exists()
+        found[corpus] = metrics
+    return found
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, single_torch_thread):
     tmp_path = tmp_path_factory.mktemp("darts")

@@ -10,7 +10,7 @@ import mlflow
 import pandas as pd
 import pytest
 from kedro.runner import SequentialRunner
-from test_darts_fer import mlflow_experiment, tiny_fer_catalog
+from test_darts_fer import check_corpus_evaluations, mlflow_experiment, tiny_fer_catalog
 
 from expression_nas.experiments.efficientnet_fer import STUDY_PLOTS
 from expression_nas.models.registry import build_model
@@ -74,22 +74,7 @@ def test_the_study_and_its_plots(finished_run):
 
 def test_every_corpus_is_evaluated_on_its_test_side(finished_run):
     tmp_path = finished_run[0]
-    for corpus in DEMO_CORPORA:
-        samples = pd.read_parquet(tmp_path / f"data/03_primary/{corpus}/samples.parquet")
-        tested = samples if corpus != "demo_fer2013" else samples[samples["usage"] == "PrivateTest"]
-        predictions = pd.read_parquet(
-            tmp_path / f"data/07_model_output/efficientnet_fer/{corpus}/predictions.parquet"
-        )
-        assert sorted(predictions["sample_id"]) == sorted(tested["sample_id"])
-        metrics = json.loads((tmp_path / REPORTS / corpus / "metrics.json").read_text())
-        assert metrics["accuracy"] == pytest.approx(
-            (predictions["y_true"] == predictions["y_pred"]).mean()
-        )
-        assert {"parameters", "flops", "latency_ms_median", "peak_memory_mb"} <= set(
-            metrics["costs"]
-        )
-        assert metrics["search_seconds"] > 0
-        assert (tmp_path / REPORTS / corpus / "confusion_matrix.png").exists()
+    check_corpus_evaluations(tmp_path, "efficientnet_fer", DEMO_CORPORA)
     spec = json.loads(
         (tmp_path / "data/06_models/efficientnet_fer/architecture_spec.json").read_text()
     )

@@ -27,17 +27,18 @@ import torch
 from matplotlib.figure import Figure
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from torch import nn
-from torch.utils.data import DataLoader
 
 from expression_nas import progress, tracking
 from expression_nas.evaluation.profiling import count_parameters, profile_model
-from expression_nas.evaluation.protocols import stratified_draw
 from expression_nas.experiments.fer_evaluation import (
     FER_PREDICTION_COLUMNS,
-    FoldPlan,
+    Labelled,
     class_weights,
+    corpus_spec,
+    in_channels_of,
     plan_folds,
     summarize_fer,
+    training_rows,
 )
 from expression_nas.experiments.library_configs import early_stopping_config, study_config
 from expression_nas.hpo.optuna_study import (
@@ -59,7 +60,6 @@ from expression_nas.parameters.efficientnet_fer import (
     SearchSpaceParams,
 )
 from expression_nas.preprocessing.augmentation import AugmentationConfig, ClipAugmenter
-from expression_nas.training.data import AugmentedImageDataset, ImageDataset, make_loader
 from expression_nas.training.early_stopping import EarlyStoppingResult, train_early_stopping
 from expression_nas.training.loop import predict, resolve_device
 
@@ -107,35 +107,6 @@ def configured_spec(
     )
 
 
-@dataclass(frozen=True)
-class Labelled:
-    """Images ([N, H, W] or [N, H, W, 3] uint8) and their class indices."""
-
-    images: np.ndarray
-    labels: np.ndarray
-
-    @classmethod
-    def rows(cls, images: Any, samples: pd.DataFrame, rows: np.ndarray) -> Labelled:
-        """A copy of ``rows`` only (nothing else of ``images`` is kept or pickled)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        labels = samples["label_index"].to_numpy(dtype=np.int64)[rows]
-        return cls(np.ascontiguousarray(images[rows]), labels)
-
-    def loader(
-        self,
-        batch_size: int,
-        shuffle: bool = False,
-        seed: int = 0,
-        augmenter: ClipAugmenter | None = None,
-    ) -> DataLoader:
-        rows = np.arange(len(self.labels))
-        if augmenter is None:
-            dataset = ImageDataset(self.images, rows, self.labels)
-        else:
-            dataset = AugmentedImageDataset(self.images, rows, self.labels, augmenter)
-        return make_loader(dataset, batch_size, shuffle, seed)
-
-
 def fit(
     spec: dict[str, Any],
     lr: float,
@@ -165,15 +136,6 @@ def fit(
         seed=seed,
     )
     return model, result
-
-
-def training_rows(plan: FoldPlan, samples: pd.DataFrame, limit: int | None, seed: int):
-    """The plan's selection-training rows, cut to ``limit`` by a stratified draw."""
-    rows = plan.search_train
-    if limit is None or limit >= len(rows):
-        return rows
-    labels = samples["label_index"].to_numpy()[rows]
-    return np.sort(stratified_draw(rows, labels, limit, np.random.default_rng(seed)))
 
 
 @dataclass(frozen=True)
@@ -228,10 +190,6 @@ class EfficientNetObjective:
         return result.best_val_loss
 
 
-def _in_channels(images: Any) -> int:
-    return 3 if len(images.shape) == 4 else 1
-
-
 def search_rows(
     samples: pd.DataFrame, limit: int | None, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -257,7 +215,7 @@ def trial_objective(
         train=Labelled.rows(images, samples, train_rows),
         validation=Labelled.rows(images, samples, validation_rows),
         space=search_space(params.space),
-        in_channels=_in_channels(images),
+        in_channels=in_channels_of(images),
         num_classes=len(classes),
         variant=params.network.variant,
         stochastic_depth_prob=params.network.stochastic_depth_prob,
@@ -290,7 +248,7 @@ def run_search(
         ) from error
     spec = configured_spec(
         best.params,
-        _in_channels(images),
+        in_channels_of(images),
         len(classes),
         params.network.variant,
         params.network.stochastic_depth_prob,
@@ -346,11 +304,6 @@ def run_search(
 def study_figures_of(params: EfficientnetFerParams) -> dict[str, Figure]:
     """Optuna's plots of the pipeline's study, read back from its storage."""
     return study_figures(open_study(study_config(params)))
-
-
-def corpus_spec(spec: dict[str, Any], images: Any, n_classes: int) -> dict[str, Any]:
-    """The searched network for a corpus's channels and classes."""
-    return {**spec, "in_channels": _in_channels(images), "num_classes": n_classes}
 
 
 def evaluate_corpus(

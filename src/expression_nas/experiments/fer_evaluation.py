@@ -28,6 +28,7 @@ import torch
 from matplotlib.figure import Figure
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
+from torch.utils.data import DataLoader
 
 from expression_nas import progress, tracking
 from expression_nas.evaluation.metrics import classification_metrics, confusion_matrix_figure
@@ -35,10 +36,18 @@ from expression_nas.evaluation.protocols import (
     Fold,
     FoldView,
     RowView,
+    stratified_draw,
     subject_groups,
     subject_validation_split,
 )
-from expression_nas.training.data import ImageDataset, RowReadable, make_loader
+from expression_nas.preprocessing.augmentation import ClipAugmenter
+from expression_nas.training.data import (
+    AugmentedImageDataset,
+    CutoutImageDataset,
+    ImageDataset,
+    RowReadable,
+    make_loader,
+)
 from expression_nas.training.loop import OptimizerConfig, predict, train_fixed_epochs
 
 logger = logging.getLogger(__name__)
@@ -146,6 +155,61 @@ def plan_folds(
             )
         )
     return plans
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Images ([N, H, W] or [N, H, W, 3] uint8) and their class indices."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def rows(cls, images: Any, samples: pd.DataFrame, rows: np.ndarray) -> Labelled:
+        """A copy of ``rows`` only (nothing else of ``images`` is kept or pickled)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        labels = samples["label_index"].to_numpy(dtype=np.int64)[rows]
+        return cls(np.ascontiguousarray(images[rows]), labels)
+
+    def loader(
+        self,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        augmenter: ClipAugmenter | None = None,
+        cutout: int | None = None,
+    ) -> DataLoader:
+        """Batches of the images, augmented on the fly by ``augmenter`` or with cutout of
+        ``cutout`` pixels (at most one of them)."""
+        rows = np.arange(len(self.labels))
+        if augmenter is not None and cutout is not None:
+            raise ValueError("choose an augmenter or cutout, not both")
+        if augmenter is not None:
+            dataset = AugmentedImageDataset(self.images, rows, self.labels, augmenter)
+        elif cutout is not None:
+            dataset = CutoutImageDataset(self.images, rows, self.labels, cutout)
+        else:
+            dataset = ImageDataset(self.images, rows, self.labels)
+        return make_loader(dataset, batch_size, shuffle, seed)
+
+
+def training_rows(plan: FoldPlan, samples: pd.DataFrame, limit: int | None, seed: int):
+    """The plan's selection-training rows, cut to ``limit`` by a stratified draw."""
+    rows = plan.search_train
+    if limit is None or limit >= len(rows):
+        return rows
+    labels = samples["label_index"].to_numpy()[rows]
+    return np.sort(stratified_draw(rows, labels, limit, np.random.default_rng(seed)))
+
+
+def in_channels_of(images: Any) -> int:
+    """1 for grayscale images [N, H, W], 3 for colour [N, H, W, 3]."""
+    return 3 if len(images.shape) == 4 else 1
+
+
+def corpus_spec(spec: dict[str, Any], images: Any, n_classes: int) -> dict[str, Any]:
+    """A searched network's spec for a corpus's channels and classes."""
+    return {**spec, "in_channels": in_channels_of(images), "num_classes": n_classes}
 
 
 def class_weights(labels: Sequence[int] | np.ndarray, n_classes: int) -> np.ndarray:

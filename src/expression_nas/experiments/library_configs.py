@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from expression_nas.hpo.optuna_study import StudyConfig
 from expression_nas.nas.darts.search_space import DartsSearchConfig
+from expression_nas.nas.global_nas.space import GlobalSpace
+from expression_nas.nas.global_nas.strategy import EpochSchedule, SearchRules
 from expression_nas.nas.rnas.operations import HYBRID_OPERATIONS, PLAIN_3D_OPERATIONS
 from expression_nas.nas.rnas.search_space import RnasSearchConfig
 from expression_nas.nas.search_loop import SearchSettings
@@ -19,11 +21,13 @@ from expression_nas.parameters import (
     AugmentationParams,
     DartsFerParams,
     EfficientnetFerParams,
+    GlobalNasFerParams,
     RnasMerParams,
 )
 from expression_nas.parameters.common import BilevelSearchParams, SgdTrainingParams
 from expression_nas.parameters.darts_fer import StnParams
 from expression_nas.parameters.efficientnet_fer import EarlyStoppingTrainingParams
+from expression_nas.parameters.global_nas_fer import CandidateTrainingParams, PresetParams
 from expression_nas.preprocessing.alignment import AlignmentConfig
 from expression_nas.preprocessing.augmentation import AugmentationConfig
 from expression_nas.training.early_stopping import EarlyStoppingConfig
@@ -61,8 +65,8 @@ def search_settings(search: BilevelSearchParams, seed: int) -> SearchSettings:
 
 
 def optimizer_config(training: SgdTrainingParams) -> OptimizerConfig:
-    """SGD with the learning rate cosine-annealed over the epochs."""
-    return library_config(OptimizerConfig, training, cosine=True)
+    """SGD with the learning rate cosine-annealed over the epochs, no gradient clipping."""
+    return library_config(OptimizerConfig, training, cosine=True, grad_clip=None)
 
 
 def rnas_search_config(params: RnasMerParams, n_classes: int, in_channels: int) -> RnasSearchConfig:
@@ -130,3 +134,23 @@ def study_config(params: EfficientnetFerParams) -> StudyConfig:
 def early_stopping_config(training: EarlyStoppingTrainingParams, lr: float) -> EarlyStoppingConfig:
     """Adam at ``lr`` (searched, so not a parameter of the section) with the stopping rule."""
     return library_config(EarlyStoppingConfig, training, lr=lr, min_delta=0.0)
+
+
+def global_space(preset: PresetParams, in_channels: int, num_classes: int) -> GlobalSpace:
+    """The space of a ``global_nas_fer`` preset for ``in_channels`` and ``num_classes``."""
+    return library_config(GlobalSpace, preset, in_channels=in_channels, num_classes=num_classes)
+
+
+def epoch_schedule(preset: PresetParams) -> EpochSchedule:
+    """The preset's epochs; +1 per grown and +2 per pruned candidate, as the seed trains."""
+    return library_config(EpochSchedule, preset, grow_step=1, prune_step=2)
+
+
+def search_rules(params: GlobalNasFerParams) -> SearchRules:
+    """Algorithm 1's thresholds and the chosen preset's micro parameter bound."""
+    return library_config(SearchRules, params.rules, param_tolerance=params.bounds.param_tolerance)
+
+
+def candidate_optimizer(training: CandidateTrainingParams, epochs: int) -> OptimizerConfig:
+    """SGD over ``epochs`` with the cosine schedule and ``training``'s gradient clipping."""
+    return library_config(OptimizerConfig, training, epochs=epochs, cosine=True)

@@ -13,6 +13,8 @@ from expression_nas.models.darts_net import FAMILY as DARTS_FAMILY
 from expression_nas.models.darts_net import DartsNetwork, validate_darts_spec
 from expression_nas.models.efficientnet_net import FAMILY as EFFICIENTNET_FAMILY
 from expression_nas.models.efficientnet_net import build_efficientnet, validate_efficientnet_spec
+from expression_nas.models.global_net import FAMILY as GLOBAL_FAMILY
+from expression_nas.models.global_net import GlobalNetwork, validate_global_spec
 from expression_nas.models.plain_cnn_net import FAMILY as PLAIN_CNN_FAMILY
 from expression_nas.models.plain_cnn_net import PlainCnn, validate_plain_cnn_spec
 from expression_nas.models.rnas_net import FAMILY as RNAS_FAMILY
@@ -36,6 +38,7 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
     PLAIN_CNN_FAMILY: ModelFamily(build=PlainCnn, validate=validate_plain_cnn_spec),
     SURROGATE_FAMILY: ModelFamily(build=SparseNetwork, validate=validate_surrogate_spec),
     EFFICIENTNET_FAMILY: ModelFamily(build=build_efficientnet, validate=validate_efficientnet_spec),
+    GLOBAL_FAMILY: ModelFamily(build=GlobalNetwork, validate=validate_global_spec),
 }
 
 

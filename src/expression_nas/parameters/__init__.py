@@ -1,7 +1,8 @@
 """The parameter contract of every pipeline: one pydantic model per top-level parameter key
 (``data_preparation``, ``rnas_mer``, ``darts_fer``, ``surrogate_hpo_fer``, ``cross_database``,
-``efficientnet_fer``), with nested models for its sections, the demo's settings (``conf/base``)
-as defaults, units and ranges in the field descriptions, and unknown keys refused.
+``efficientnet_fer``, ``global_nas_fer``), with nested models for its sections, the demo's
+settings (``conf/base``) as defaults, units and ranges in the field descriptions, and unknown
+keys refused.
 
 Where it sits: the layers run pipelines -> experiments -> library (DESIGN.md sec. 9), and each
 uses only those below. The nodes take these models (Kedro instantiates them from
@@ -29,6 +30,7 @@ from expression_nas.parameters.data_preparation import (
     DataPreparationParams,
 )
 from expression_nas.parameters.efficientnet_fer import EfficientnetFerParams
+from expression_nas.parameters.global_nas_fer import GlobalNasFerParams
 from expression_nas.parameters.rnas_mer import RnasMerParams
 from expression_nas.parameters.surrogate_hpo_fer import SurrogateHpoFerParams
 
@@ -41,6 +43,7 @@ __all__ = [
     "DartsFerParams",
     "DataPreparationParams",
     "EfficientnetFerParams",
+    "GlobalNasFerParams",
     "InvalidParametersError",
     "RnasMerParams",
     "SurrogateHpoFerParams",

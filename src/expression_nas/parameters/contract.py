@@ -21,6 +21,7 @@ from expression_nas.parameters.cross_database import CrossDatabaseParams
 from expression_nas.parameters.darts_fer import DartsFerParams
 from expression_nas.parameters.data_preparation import DataPreparationParams
 from expression_nas.parameters.efficientnet_fer import EfficientnetFerParams
+from expression_nas.parameters.global_nas_fer import GlobalNasFerParams
 from expression_nas.parameters.rnas_mer import RnasMerParams
 from expression_nas.parameters.surrogate_hpo_fer import SurrogateHpoFerParams
 
@@ -32,6 +33,7 @@ PARAMETER_MODELS: dict[str, type[ParameterModel]] = {
     "surrogate_hpo_fer": SurrogateHpoFerParams,
     "cross_database": CrossDatabaseParams,
     "efficientnet_fer": EfficientnetFerParams,
+    "global_nas_fer": GlobalNasFerParams,
 }
 
 

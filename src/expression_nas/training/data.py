@@ -126,6 +126,33 @@ class AugmentedImageDataset(ImageDataset):
         return self._as_tensor(self.augmenter(still, seed=seed)[0]), int(self.labels[index])
 
 
+class CutoutImageDataset(ImageDataset):
+    """``ImageDataset`` with cutout (DeVries & Taylor 2017): every read zeroes a ``size`` x
+    ``size`` square centred at a random pixel (cut at the borders, so it may be smaller), a new
+    square each time. The centres are drawn from torch's global generator, so a seeded
+    training run is reproducible."""
+
+    def __init__(
+        self,
+        images: RowReadable,
+        rows: Sequence[int] | np.ndarray,
+        labels: Sequence[int],
+        size: int,
+    ) -> None:
+        super().__init__(images, rows, labels)
+        if size < 1:
+            raise ValueError(f"cutout size must be at least 1, got {size}")
+        self.size = size
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image, label = super().__getitem__(index)
+        height, width = image.shape[-2:]
+        y, x = int(torch.randint(0, height, ())), int(torch.randint(0, width, ()))
+        top, left = y - self.size // 2, x - self.size // 2
+        image[..., max(0, top) : top + self.size, max(0, left) : left + self.size] = 0.0
+        return image, label
+
+
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
     """A single-process loader whose shuffling is driven by its own seeded generator, so the
     batch order is reproducible and independent of the global torch RNG."""

@@ -58,6 +58,8 @@ class OptimizerConfig:
     epochs: int = 70
     batch_size: int = 12
     cosine: bool = True
+    #: clip norm of the weight gradients (None: no clipping)
+    grad_clip: float | None = None
 
 
 class WholeBatchCrossEntropy(nn.Module):
@@ -85,9 +87,10 @@ def train_epoch(
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer,
     device: str | torch.device,
+    grad_clip: float | None = None,
 ) -> tuple[float, float]:
     """One pass over ``loader`` in training mode; the mean loss and accuracy of its batches
-    as they were seen."""
+    as they were seen. ``grad_clip``: clip the gradients' global norm before each step."""
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     for batch_inputs, batch_targets in loader:
@@ -96,6 +99,8 @@ def train_epoch(
         logits = model(batch_inputs.to(device))
         loss = criterion(logits, targets)
         loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
         loss_sum += loss.item() * len(targets)
         correct += (logits.argmax(dim=1) == targets).sum().item()
@@ -116,7 +121,8 @@ def train_fixed_epochs(
     seed: int = 0,
 ) -> list[dict]:
     """Train ``model`` in place for ``config.epochs`` epochs of SGD (cosine-annealed lr when
-    ``config.cosine``) on cross-entropy, optionally class-weighted.
+    ``config.cosine``, gradients clipped at ``config.grad_clip``) on cross-entropy, optionally
+    class-weighted.
 
     Returns one record per epoch, ``{"epoch" (1-based), "loss", "accuracy", "lr"}``, measured
     on the training batches as they were seen (training mode). ``on_epoch_end(epoch, record)``
@@ -148,7 +154,9 @@ def train_fixed_epochs(
     progress = progress_of.track(range(1, config.epochs + 1), "train", "epoch")
     for epoch in progress:
         lr = optimizer.param_groups[0]["lr"]
-        loss, accuracy = train_epoch(parallel, train_loader, criterion, optimizer, device)
+        loss, accuracy = train_epoch(
+            parallel, train_loader, criterion, optimizer, device, config.grad_clip
+        )
         if scheduler is not None:
             scheduler.step()
         record = {"epoch": epoch, "loss": loss, "accuracy": accuracy, "lr": lr}

@@ -8,6 +8,8 @@ Its settings are ``data_preparation.corpora.demo_casme2`` in the parameters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kedro.pipeline import Node, Pipeline
 
 from expression_nas.pipelines.data_preparation import nodes
@@ -101,6 +103,16 @@ def corpus_pipeline(corpus: str) -> Pipeline:
 def preparation(corpora: tuple[str, ...]) -> Pipeline:
     """The preparation pipelines of ``corpora``, each in its own namespace."""
     return sum((corpus_pipeline(corpus) for corpus in corpora), Pipeline([]))
+
+
+def demo_and_real(name: str, build: Callable[[str, tuple[str, ...]], Pipeline]) -> dict:
+    """A FER pipeline registered twice: ``name`` on the demo FER corpora, ``<name>_real`` on the
+    real ones (``--env=fer``); ``build(name, corpora)`` makes it, and each is preceded by the
+    preparation of its corpora."""
+    return {
+        name: preparation(FER_DEMO_CORPORA) + build(name, FER_DEMO_CORPORA),
+        f"{name}_real": preparation(FER_REAL_CORPORA) + build(f"{name}_real", FER_REAL_CORPORA),
+    }
 
 
 def create_pipeline(**kwargs) -> Pipeline:

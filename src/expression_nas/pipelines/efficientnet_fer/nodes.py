@@ -13,9 +13,9 @@ from matplotlib.figure import Figure
 from expression_nas import tracking
 from expression_nas.experiments import efficientnet_comparisons as comparisons
 from expression_nas.experiments import efficientnet_fer as experiment
-from expression_nas.experiments.fer_evaluation import confusion_figure
 from expression_nas.experiments.library_configs import augmentation_config
 from expression_nas.parameters import AugmentationParams, EfficientnetFerParams
+from expression_nas.pipelines.fer_reporting import report_evaluation
 from expression_nas.training.loop import torch_threads
 
 logger = logging.getLogger(__name__)
@@ -72,20 +72,8 @@ def evaluate_corpus(
             params,
             augmentation_config(augmentation),
         )
-    title = f"efficientnet on {corpus} ({metrics['protocol']}): accuracy {metrics['accuracy']:.2f}"
-    figure = confusion_figure(predictions, classes, title)
-    tracking.log_figure(figure, f"{corpus}/confusion_matrix.png")
-    tracking.log_metrics({f"{corpus}.{k}": metrics[k] for k in ("accuracy", "uar", "uf1")})
-    if log_model:
-        tracking.log_torch_model(model.cpu().eval(), name="final_model")
-    logger.info(
-        "efficientnet on %s: accuracy %.3f, UAR %.3f, UF1 %.3f over %d images; %d parameters",
-        corpus,
-        metrics["accuracy"],
-        metrics["uar"],
-        metrics["uf1"],
-        metrics["n"],
-        metrics["costs"]["parameters"],
+    figure = report_evaluation(
+        "efficientnet", corpus, predictions, metrics, classes, model if log_model else None
     )
     return predictions, metrics, figure
 

@@ -11,12 +11,13 @@ from expression_nas.experiments.efficientnet_fer import STUDY_PLOTS
 from expression_nas.pipelines.data_preparation.pipeline import (
     FER_DEMO_CORPORA,
     FER_REAL_CORPORA,
-    preparation,
+    demo_and_real,
 )
 from expression_nas.pipelines.efficientnet_fer import nodes
 from expression_nas.pipelines.namespaces import (
-    bind,
     classes_parameter,
+    corpus_inputs,
+    evaluation_nodes,
     reading_other_namespaces,
 )
 
@@ -28,28 +29,10 @@ AUGMENTATION = "params:data_preparation.augmentation"
 def efficientnet_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
     """The study on ``corpora[0]`` and the evaluation on every corpus, under ``name``."""
     search_corpus = corpora[0]
-    external = {}
-    for corpus in corpora:
-        external |= {f"clips_{corpus}": f"{corpus}.clips", f"samples_{corpus}": f"{corpus}.samples"}
     search_data = [f"clips_{search_corpus}", f"samples_{search_corpus}"]
-    evaluation = [
-        Node(
-            bind(nodes.evaluate_corpus, corpus=corpus, log_model=corpus == search_corpus),
-            [
-                f"clips_{corpus}",
-                f"samples_{corpus}",
-                "architecture_spec",
-                "search_report",
-                PARAMS,
-                AUGMENTATION,
-                classes_parameter(corpus),
-            ],
-            [f"predictions_{corpus}", f"metrics_{corpus}", f"confusion_matrix_{corpus}"],
-            name=f"evaluate_{corpus}",
-            tags=["evaluation"],
-        )
-        for corpus in corpora
-    ]
+    evaluation = evaluation_nodes(
+        nodes.evaluate_corpus, corpora, ["architecture_spec", "search_report", PARAMS, AUGMENTATION]
+    )
     with reading_other_namespaces():
         return Pipeline(
             [
@@ -101,19 +84,14 @@ def efficientnet_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
                 ),
             ],
             namespace=name,
-            inputs=external,
+            inputs=corpus_inputs(corpora),
             parameters={PARAMS, AUGMENTATION, *(classes_parameter(c) for c in corpora)},
             tags=["efficientnet_fer", name],
         )
 
 
 def efficientnet_pipelines() -> dict[str, Pipeline]:
-    return {
-        "efficientnet_fer": preparation(DEMO_CORPORA)
-        + efficientnet_pipeline("efficientnet_fer", DEMO_CORPORA),
-        "efficientnet_fer_real": preparation(REAL_CORPORA)
-        + efficientnet_pipeline("efficientnet_fer_real", REAL_CORPORA),
-    }
+    return demo_and_real("efficientnet_fer", efficientnet_pipeline)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

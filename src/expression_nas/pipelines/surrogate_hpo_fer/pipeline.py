@@ -10,19 +10,22 @@ from kedro.pipeline import Node, Pipeline
 from expression_nas.pipelines.data_preparation.pipeline import (
     FER_DEMO_CORPORA,
     FER_REAL_CORPORA,
-    preparation,
+    demo_and_real,
 )
-from expression_nas.pipelines.namespaces import bind, classes_parameter, reading_other_namespaces
+from expression_nas.pipelines.namespaces import (
+    bind,
+    classes_parameter,
+    corpus_inputs,
+    reading_other_namespaces,
+)
 from expression_nas.pipelines.surrogate_hpo_fer import nodes
 
 DEMO_CORPORA, REAL_CORPORA = FER_DEMO_CORPORA, FER_REAL_CORPORA
 
 
 def hpo_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
-    external = {}
     tuning = []
     for corpus in corpora:
-        external |= {f"clips_{corpus}": f"{corpus}.clips", f"samples_{corpus}": f"{corpus}.samples"}
         tuning.append(
             Node(
                 bind(nodes.tune_corpus, corpus=corpus),
@@ -64,19 +67,14 @@ def hpo_pipeline(name: str, corpora: tuple[str, ...]) -> Pipeline:
                 ),
             ],
             namespace=name,
-            inputs=external,
+            inputs=corpus_inputs(corpora),
             parameters={"params:surrogate_hpo_fer", *(classes_parameter(c) for c in corpora)},
             tags=["surrogate_hpo_fer", name],
         )
 
 
 def surrogate_pipelines() -> dict[str, Pipeline]:
-    return {
-        "surrogate_hpo_fer": preparation(DEMO_CORPORA)
-        + hpo_pipeline("surrogate_hpo_fer", DEMO_CORPORA),
-        "surrogate_hpo_fer_real": preparation(REAL_CORPORA)
-        + hpo_pipeline("surrogate_hpo_fer_real", REAL_CORPORA),
-    }
+    return demo_and_real("surrogate_hpo_fer", hpo_pipeline)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
