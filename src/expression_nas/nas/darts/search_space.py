@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from expression_nas.nas.darts.derive import derive_cell
-from expression_nas.nas.darts.mixed_op import MixedOp, ReferenceMixedOp
+from expression_nas.nas.darts.mixed_op import MixedOp, ReferenceMixedOp, channels_last_grad
 from expression_nas.nas.darts.operations import (
     PRIMITIVES,
     ConvFactory,
@@ -124,15 +124,21 @@ class SearchCell(nn.Module):
             for _, source in self.edges
         )
         self.nodes = config.nodes
+        self.reference = config.reference
 
     def forward(self, s0: Tensor, s1: Tensor, weights: Tensor) -> Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         row = 0
         for _ in range(self.nodes):
             inputs = len(states)
-            states.append(
-                sum(self.mixed[row + i](states[i], weights[row + i]) for i in range(inputs))
-            )
+            edges = (self.mixed[row + i](states[i], weights[row + i]) for i in range(inputs))
+            if self.reference:
+                states.append(sum(edges))
+            else:  # summed in place (each edge's output is fresh), the gradient channels-last
+                node = next(edges)
+                for edge in edges:
+                    node = node.add_(edge)
+                states.append(channels_last_grad(node))
             row += inputs
         return torch.cat(states[2:], dim=1)
 
