@@ -71,13 +71,12 @@ def second_order_arch_step(
     val_loss = loss_fn(unrolled, *val_batch)
     if not distributed.all_agree(bool(torch.isfinite(val_loss))):  # on some rank: all skip
         return float(val_loss.detach()) if not torch.isfinite(val_loss) else float("nan")
-    arch_grads_unrolled = torch.autograd.grad(
-        val_loss, unrolled.arch_parameters(), retain_graph=True, allow_unused=True
-    )
-    weight_grads = torch.autograd.grad(val_loss, unrolled.weight_parameters(), allow_unused=True)
+    arch, weights = unrolled.arch_parameters(), unrolled.weight_parameters()
+    grads = torch.autograd.grad(val_loss, [*arch, *weights], allow_unused=True)  # one pass
+    arch_grads_unrolled = grads[: len(arch)]
     weight_grads = [
         torch.zeros_like(p) if g is None else g
-        for g, p in zip(weight_grads, unrolled.weight_parameters(), strict=True)
+        for g, p in zip(grads[len(arch) :], weights, strict=True)
     ]
     distributed.average_(weight_grads)  # the whole batch's dL_val/dw': one eps on every rank
     hessian_terms = finite_difference_hvp(model, weight_grads, train_batch, loss_fn)

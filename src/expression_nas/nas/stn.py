@@ -16,8 +16,13 @@ V and C start at zero: a fresh STN layer computes exactly its plain (elementary)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+#: ``F.conv2d(input, weight, bias, stride, padding, dilation, groups)`` or an equivalent.
+Conv2dFunction = Callable[..., Tensor]
 
 
 class HyperContext:
@@ -64,21 +69,17 @@ class StnConv2d(nn.Module):
         if self.bias_scale is not None:
             nn.init.zeros_(self.bias_scale.weight)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, conv2d: Conv2dFunction = F.conv2d) -> Tensor:
+        """``conv2d`` (``F.conv2d``'s signature) computes both convolutions, e.g. a faster
+        equivalent of it."""
         hyper = self.context.read()
         scale = self.weight_scale(hyper)[:, None, None]
-        correction = scale * F.conv2d(
-            x,
-            self.hyper.weight,
-            None,
-            self.hyper.stride,
-            self.hyper.padding,
-            self.hyper.dilation,
-            self.hyper.groups,
-        )
+        settings = (self.hyper.stride, self.hyper.padding, self.hyper.dilation, self.hyper.groups)
+        correction = scale * conv2d(x, self.hyper.weight, None, *settings)
         if self.bias_scale is not None:
             correction = correction + (self.bias_scale(hyper) * self.hyper.bias)[:, None, None]
-        return self.elementary(x) + correction
+        elementary = self.elementary
+        return conv2d(x, elementary.weight, elementary.bias, *settings) + correction
 
 
 class StnLinear(nn.Module):

@@ -30,12 +30,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from expression_nas.nas.darts.derive import derive_cell
+from expression_nas.nas.darts.mixed_op import MixedOp, ReferenceMixedOp, channels_last_grad
 from expression_nas.nas.darts.operations import (
     PRIMITIVES,
     ConvFactory,
     FactorizedReduce,
     ReLUConvBN,
-    build_operation,
     cell_edges,
     plain_conv,
     reduction_layers,
@@ -44,6 +44,8 @@ from expression_nas.nas.spec import SPEC_SCHEMA_VERSION
 from expression_nas.nas.stn import HyperContext, StnConv2d, StnLinear
 
 DROPOUT_NAMES = ("cell", "classifier")
+#: lean: each mixed edge is recomputed in the backward pass (least memory); fast: kept.
+MEMORY_MODES = ("lean", "fast")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class DartsSearchConfig:
     nodes: int = 4
     stem_multiplier: int = 3
     operations: tuple[str, ...] = PRIMITIVES
+    memory: str = "lean"  # lean: recompute each mixed edge in the backward pass; fast: keep it
+    reference: bool = False  # the straightforward construction (quark0/darts), for comparison
     max_skip_connect: int | None = 2  # skip-connection guard at derivation (None: off)
     stn: bool = False
     tune_dropout: bool = False
@@ -68,6 +72,8 @@ class DartsSearchConfig:
         unknown = set(self.operations) - set(PRIMITIVES)
         if unknown:
             raise ValueError(f"unknown DARTS operations {sorted(unknown)}; known {PRIMITIVES}")
+        if self.memory not in MEMORY_MODES:
+            raise ValueError(f"memory must be one of {MEMORY_MODES}, got {self.memory!r}")
         if self.layers < 3 or self.nodes < 1 or self.channels < 1:
             raise ValueError(
                 "a DARTS network needs layers >= 3 (two reduction cells), nodes and channels >= 1"
@@ -87,22 +93,10 @@ class DartsSearchConfig:
         return values
 
 
-class MixedOp(nn.Module):
-    """sum_o softmax(alpha)_o * o(x) over the candidate operations of one edge."""
-
-    def __init__(
-        self, channels: int, stride: int, operations: tuple[str, ...], conv: ConvFactory
-    ) -> None:
-        super().__init__()
-        self.ops = nn.ModuleList()
-        for name in operations:
-            op = build_operation(name, channels, stride, affine=False, conv=conv)
-            if "pool" in name:
-                op = nn.Sequential(op, nn.BatchNorm2d(channels, affine=False))
-            self.ops.append(op)
-
-    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
-        return sum(w * op(x) for w, op in zip(weights, self.ops, strict=True))
+def _mixed_op(config: DartsSearchConfig, channels: int, stride: int, conv: ConvFactory):
+    if config.reference:
+        return ReferenceMixedOp(channels, stride, config.operations, conv)
+    return MixedOp(channels, stride, config.operations, conv, config.memory == "lean")
 
 
 class SearchCell(nn.Module):
@@ -126,21 +120,34 @@ class SearchCell(nn.Module):
         self.preprocess1 = ReLUConvBN(c_prev, channels, 1, 1, 0, affine=False, conv=conv)
         self.edges = cell_edges(config.nodes)
         self.mixed = nn.ModuleList(
-            MixedOp(channels, 2 if reduction and source < 2 else 1, config.operations, conv)
+            _mixed_op(config, channels, 2 if reduction and source < 2 else 1, conv)
             for _, source in self.edges
         )
         self.nodes = config.nodes
+        self.reference = config.reference
 
     def forward(self, s0: Tensor, s1: Tensor, weights: Tensor) -> Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         row = 0
         for _ in range(self.nodes):
             inputs = len(states)
-            states.append(
-                sum(self.mixed[row + i](states[i], weights[row + i]) for i in range(inputs))
-            )
+            edges = (self.mixed[row + i](states[i], weights[row + i]) for i in range(inputs))
+            if self.reference:
+                states.append(sum(edges))
+            else:  # summed in place (each edge's output is fresh), the gradient channels-last
+                node = next(edges)
+                for edge in edges:
+                    node = node.add_(edge)
+                states.append(channels_last_grad(node))
             row += inputs
         return torch.cat(states[2:], dim=1)
+
+
+def _dropout(x: Tensor, rate: float) -> Tensor:
+    """``F.dropout(x, rate)`` with the mask drawn in the logical (NCHW) order whatever the
+    memory layout, so that a channels-last supernet drops the very same elements."""
+    noise = torch.empty(x.shape, dtype=x.dtype, device=x.device).bernoulli_(1 - rate)
+    return x * noise.div_(1 - rate)
 
 
 class DartsSupernet(nn.Module):
@@ -223,9 +230,11 @@ class DartsSupernet(nn.Module):
         )
         weights_normal, weights_reduce = F.softmax(normal, dim=-1), F.softmax(reduce, dim=-1)
         s0 = s1 = self.stem(x)
+        if not self.config.reference:  # channels-last: oneDNN's fast depthwise convolutions
+            s0 = s1 = s1.contiguous(memory_format=torch.channels_last)
         for cell in self.cells:
             out = cell(s0, s1, weights_reduce if cell.reduction else weights_normal)
-            s0, s1 = s1, F.dropout(out, rates[0], self.training) if rates[0] else out
+            s0, s1 = s1, _dropout(out, rates[0]) if rates[0] and self.training else out
         features = s1.mean(dim=(2, 3))
         if rates[1]:
             features = F.dropout(features, rates[1], self.training)
