@@ -1,0 +1,113 @@
+"""The fast RNAS supernet computes the same function as the straightforward construction: the
+same initial weights, logits, gradients of weights and of alpha, beta and eta, and batch-norm
+statistics (the reference without recomputation, whose statistics are updated once)."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from expression_nas.nas.rnas.mixed_op import MixedOp, ReferenceMixedOp, _max_pool
+from expression_nas.nas.rnas.operations import HYBRID_OPERATIONS
+from expression_nas.nas.rnas.search_space import RnasSearchConfig, RnasSupernet
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
+SPACE = {"layers": 3, "nodes": 2, "channels": 4, "levels": 2, "num_classes": 3}
+
+
+def _pair(recompute: bool, k: int, dtype=torch.float32) -> tuple[RnasSupernet, RnasSupernet]:
+    settings = SPACE | {"partial_channel_k": k}
+    torch.manual_seed(0)
+    reference = RnasSupernet(RnasSearchConfig(reference=True, checkpoint_edges=False, **settings))
+    torch.manual_seed(0)
+    fast = RnasSupernet(RnasSearchConfig(checkpoint_edges=recompute, **settings))
+    reference, fast = reference.to(dtype), fast.to(dtype)
+    with torch.no_grad():  # architecture weights far from uniform, so that each one matters
+        generator = torch.Generator().manual_seed(1)
+        for a, b in zip(reference.arch_parameters(), fast.arch_parameters(), strict=True):
+            a.copy_(torch.randn(a.shape, generator=generator))
+            b.copy_(a)
+    return reference, fast
+
+
+def _step(net: RnasSupernet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    net.zero_grad(set_to_none=True)
+    logits = net(x)
+    F.cross_entropy(logits, y).backward()
+    return logits.detach()
+
+
+@pytest.mark.parametrize(
+    ("dtype", "steps", "tolerance"),
+    [(torch.float64, 2, 1e-9), (torch.float32, 1, 1e-4)],  # float32: oneDNN's kernels
+)
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("recompute", [False, True])
+def test_fast_supernet_matches_the_reference(recompute, k, dtype, steps, tolerance):
+    """In float64, to 1e-9 of each gradient's largest entry over two steps; in float32 (where
+    batch norm over a few values amplifies rounding), to 1e-4 after one."""
+    reference, fast = _pair(recompute, k, dtype)
+    assert sum(isinstance(m, ReferenceMixedOp) for m in reference.modules()) > 0
+    assert sum(isinstance(m, MixedOp) for m in fast.modules()) > 0
+    reference_state, fast_state = reference.state_dict(), fast.state_dict()
+    assert list(reference_state) == list(fast_state)
+    for name, value in reference_state.items():
+        assert torch.equal(value, fast_state[name]), name
+
+    generator = torch.Generator().manual_seed(2)
+    for _ in range(steps):  # a second step sees the statistics and weights after the first
+        x = torch.randn(2, 1, 5, 9, 7, generator=generator, dtype=dtype)  # odd sizes
+        y = torch.randint(0, 3, (2,), generator=generator)
+        expected, logits = _step(reference, x, y), _step(fast, x, y)
+        torch.testing.assert_close(logits, expected, rtol=tolerance, atol=tolerance)
+        fast_parameters = dict(fast.named_parameters())
+        for name, parameter in reference.named_parameters():
+            scale = float(parameter.grad.abs().max())
+            torch.testing.assert_close(
+                fast_parameters[name].grad,
+                parameter.grad,
+                rtol=0,
+                atol=tolerance * scale,
+                msg=name,
+            )
+        fast_state = fast.state_dict()
+        for name, value in reference.state_dict().items():
+            torch.testing.assert_close(fast_state[name], value, rtol=tolerance, atol=tolerance)
+        with torch.no_grad():
+            for net in (reference, fast):
+                for parameter in net.parameters():
+                    parameter.sub_(0.1 * parameter.grad)
+    reference.eval(), fast.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), reference(x), rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize(
+    "operations", [HYBRID_OPERATIONS, ("none", "skip_connect"), ("max_pool_3x3x3", "conv_1x1x1")]
+)
+def test_mixed_op_matches_the_reference(operations):
+    torch.manual_seed(0)
+    reference = ReferenceMixedOp(4, operations, 2, recompute=False)
+    torch.manual_seed(0)
+    fast = MixedOp(4, operations, 2, recompute=True)
+    x = torch.randn(2, 4, 3, 6, 5, requires_grad=True)
+    weights = torch.softmax(torch.randn(len(operations)), 0).requires_grad_()
+    expected, out = reference(x, weights), fast(x, weights)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        torch.autograd.grad(out.square().sum(), [x, weights]),
+        torch.autograd.grad(expected.square().sum(), [x, weights]),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+
+
+def test_separable_max_pool_is_max_pool3d():
+    x = torch.randn(2, 3, 4, 5, 6, requires_grad=True)
+    pool = nn.MaxPool3d(3, 1, 1)
+    assert torch.equal(_max_pool(pool, x), pool(x))
+    g = torch.randn(2, 3, 4, 5, 6)
+    torch.testing.assert_close(
+        torch.autograd.grad(_max_pool(pool, x), x, g), torch.autograd.grad(pool(x), x, g)
+    )
