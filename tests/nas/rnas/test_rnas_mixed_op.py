@@ -4,8 +4,8 @@ statistics (the reference without recomputation, whose statistics are updated on
 
 import pytest
 import torch
+from supernet_equivalence import assert_same_step
 from torch import nn
-from torch.nn import functional as F
 
 from expression_nas.nas.rnas.mixed_op import MixedOp, ReferenceMixedOp, _max_pool
 from expression_nas.nas.rnas.operations import HYBRID_OPERATIONS
@@ -31,13 +31,6 @@ def _pair(recompute: bool, k: int, dtype=torch.float32) -> tuple[RnasSupernet, R
     return reference, fast
 
 
-def _step(net: RnasSupernet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    net.zero_grad(set_to_none=True)
-    logits = net(x)
-    F.cross_entropy(logits, y).backward()
-    return logits.detach()
-
-
 @pytest.mark.parametrize(
     ("dtype", "steps", "tolerance"),
     [(torch.float64, 2, 1e-9), (torch.float32, 1, 1e-4)],  # float32: oneDNN's kernels
@@ -59,25 +52,7 @@ def test_fast_supernet_matches_the_reference(recompute, k, dtype, steps, toleran
     for _ in range(steps):  # a second step sees the statistics and weights after the first
         x = torch.randn(2, 1, 5, 9, 7, generator=generator, dtype=dtype)  # odd sizes
         y = torch.randint(0, 3, (2,), generator=generator)
-        expected, logits = _step(reference, x, y), _step(fast, x, y)
-        torch.testing.assert_close(logits, expected, rtol=tolerance, atol=tolerance)
-        fast_parameters = dict(fast.named_parameters())
-        for name, parameter in reference.named_parameters():
-            scale = float(parameter.grad.abs().max())
-            torch.testing.assert_close(
-                fast_parameters[name].grad,
-                parameter.grad,
-                rtol=0,
-                atol=tolerance * scale,
-                msg=name,
-            )
-        fast_state = fast.state_dict()
-        for name, value in reference.state_dict().items():
-            torch.testing.assert_close(fast_state[name], value, rtol=tolerance, atol=tolerance)
-        with torch.no_grad():
-            for net in (reference, fast):
-                for parameter in net.parameters():
-                    parameter.sub_(0.1 * parameter.grad)
+        assert_same_step(reference, fast, x, y, tolerance)
     reference.eval(), fast.eval()
     with torch.no_grad():
         torch.testing.assert_close(fast(x), reference(x), rtol=tolerance, atol=tolerance)
