@@ -86,3 +86,18 @@ def test_separable_max_pool_is_max_pool3d():
     torch.testing.assert_close(
         torch.autograd.grad(_max_pool(pool, x), x, g), torch.autograd.grad(pool(x), x, g)
     )
+
+
+def test_pooling_norms_with_unequal_statistics_are_applied_one_by_one():
+    """The cell normalises a source's pooling once for all its edges only while their running
+    statistics are equal; otherwise (e.g. loaded from elsewhere) each edge uses its own."""
+    reference, fast = _pair(recompute=False, k=2)
+    with torch.no_grad():
+        for net in (reference, fast):
+            pool_norm = net.cells["l0_s0"].mixed[0].ops[1][1]  # the edge's avg_pool's norm
+            assert isinstance(pool_norm, nn.BatchNorm3d)
+            pool_norm.running_mean.fill_(0.5)
+    reference.eval(), fast.eval()
+    x = torch.randn(2, 1, 5, 9, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), reference(x), rtol=1e-4, atol=1e-5)

@@ -43,6 +43,7 @@ from torch import Tensor, nn
 from expression_nas.models.rnas_net import FAMILY
 from expression_nas.nas.rnas.attention import ATTENTIONS, build_attention
 from expression_nas.nas.rnas.decode import DOWN, SAME, cell_edges, derive_cell, viterbi_path
+from expression_nas.nas.rnas.edge_groups import cell_nodes
 from expression_nas.nas.rnas.mixed_op import MixedOp, ReferenceMixedOp
 from expression_nas.nas.rnas.operations import (
     HYBRID_OPERATIONS,
@@ -172,12 +173,16 @@ class SearchCell(nn.Module):
             for _ in self.edges
         )
         self.project = cell_projection(config.nodes * channels, channels, affine=False)
+        self.reference = config.reference
 
     def forward(self, prev_prev: Tensor | None, prev: Tensor, alpha_probs: Tensor) -> Tensor:
         states = [
             self.preprocess0(prev_prev) if self.preprocess0 is not None else None,
             self.preprocess1(prev),
         ]
+        if not self.reference:  # the edges of each source together (nas.rnas.edge_groups)
+            nodes = cell_nodes(self.edges, self.mixed, states, alpha_probs, len(self.node_edges))
+            return self.project(torch.cat(nodes, dim=1))
         for edge_ids in self.node_edges:
             states.append(
                 sum(self.mixed[e](states[self.edges[e][1]], alpha_probs[e]) for e in edge_ids)
