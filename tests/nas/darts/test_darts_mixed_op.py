@@ -1,6 +1,8 @@
 """The fast DARTS supernet computes the same function as the straightforward construction:
 the same initial weights, logits, gradients of weights and alphas, and batch-norm statistics."""
 
+from typing import get_args
+
 import pytest
 import torch
 from supernet_equivalence import assert_same_step
@@ -9,8 +11,9 @@ from torch.nn import functional as F
 from expression_nas.nas.darts.fast_conv import conv2d
 from expression_nas.nas.darts.mixed_op import MixedOp, ReferenceMixedOp
 from expression_nas.nas.darts.operations import PRIMITIVES, plain_conv
-from expression_nas.nas.darts.search_space import DartsSearchConfig, DartsSupernet
+from expression_nas.nas.darts.search_space import MEMORY_MODES, DartsSearchConfig, DartsSupernet
 from expression_nas.nas.stn import StnConv2d, StnLinear
+from expression_nas.parameters.darts_fer import DartsSearchSpaceParams
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
@@ -138,9 +141,12 @@ def test_fast_conv2d_leaves_other_convolutions_to_f_conv2d():
         )
 
 
-def test_memory_mode_is_checked():
+def test_memory_mode_is_checked_and_offered_as_a_parameter():
     with pytest.raises(ValueError, match="memory must be one of"):
         DartsSearchConfig(memory="tiny")
+    choices = get_args(DartsSearchSpaceParams.model_fields["memory"].annotation)
+    assert choices == MEMORY_MODES
+    assert DartsSearchSpaceParams().memory == DartsSearchConfig().memory
 
 
 def test_recomputed_edges_see_the_parameters_of_a_functional_call():
