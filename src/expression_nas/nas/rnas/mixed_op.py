@@ -6,7 +6,8 @@ ReLU, in the default layout; with ``recompute`` the edge is recomputed in the ba
 its batch-norm running statistics are then updated twice per step.
 
 ``MixedOp`` holds the very same modules (same parameters, same initialisation, same state-dict
-keys) and evaluates them in less time and memory:
+keys) and evaluates them in less time and memory (the supernet's cells go further and compute
+all the edges that leave one state together: ``nas.rnas.edge_groups``):
 
 - one ReLU of the active channels, shared by every convolution (all of them start with one);
 - the convolutions in channels-last-3d layout, where oneDNN's 3-D kernels run about three times
