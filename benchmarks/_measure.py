@@ -1,15 +1,18 @@
 """What the search-step benchmarks share: peak memory, training throughput, one process per
-measured case (so that peak memory is the case's own), and the JSON report."""
+measured case (so that peak memory is the case's own), constructions measured side by side in
+alternating order, and the reports."""
 
 from __future__ import annotations
 
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -80,3 +83,90 @@ def print_report(results: list[dict], device: str) -> None:
     if device == "cuda":
         machine["gpu"] = torch.cuda.get_device_name()
     print(json.dumps({"machine": machine, "results": results}, indent=2))
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class Job:
+    """One measured case (``label``: the child's leading arguments, in order) and the
+    constructions to measure it in ("reference" is the one the others are compared with)."""
+
+    label: dict
+    constructions: list[str]
+
+
+def run_jobs(script: str, jobs: list[Job], repeats: int, common: list[str]) -> list[dict]:
+    """Every job in every construction, each in its own process (``script --child *label
+    construction *common``), ``repeats`` times; the constructions' order alternates between
+    repeats, so that neither always runs first on a machine whose load drifts."""
+    results = []
+    for repeat in range(repeats):
+        for job in jobs:
+            order = job.constructions if repeat % 2 == 0 else job.constructions[::-1]
+            for construction in order:
+                label = {**job.label, "construction": construction, "repeat": repeat}
+                child = [*map(str, job.label.values()), construction, *common]
+                results.append({**label, **run_isolated(script, child, label)})
+    return results
+
+
+def _summary(runs: list[dict]) -> dict:
+    failed = [run["failed"] for run in runs if "failed" in run]
+    if failed:
+        return {"failed": failed[0]}
+    if "step_seconds" not in runs[0]:
+        return {key: value for key, value in runs[0].items() if key.startswith("training")}
+    return {
+        "seconds": statistics.median(s for run in runs for s in run["step_seconds"]),
+        "cpu_seconds": statistics.median(s for run in runs for s in run["step_cpu_seconds"]),
+        "peak_mb": max(run["search_peak_memory_mb"] for run in runs),
+    }
+
+
+def print_side_by_side(results: list[dict], device: str) -> None:
+    """One line per (case, kind, construction): median seconds and CPU seconds per step and
+    peak memory, beside the reference construction's and as ratios to it; then the JSON."""
+    groups: dict[tuple, dict[str, list[dict]]] = {}
+    for run in results:
+        key = tuple(v for k, v in run.items() if k in ("case", "kind"))
+        groups.setdefault(key, {}).setdefault(run["construction"], []).append(run)
+    header = (
+        f"{'case':<10}{'kind':<8}{'construction':<14}{'s/step':>9}{'cpu s':>9}{'peak MB':>9}"
+        f" | {'ref s':>8}{'ref cpu':>9}{'ref MB':>8} | {'time':>6}{'cpu':>6}{'memory':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for key, by_construction in groups.items():
+        reference = _summary(by_construction["reference"]) if "reference" in by_construction else {}
+        for construction, runs in by_construction.items():
+            if construction == "reference" and len(by_construction) > 1:
+                continue
+            summary = _summary(runs)
+            line = f"{key[0]:<10}{key[1]:<8}{construction:<14}"
+            if "failed" in summary:
+                print(line + f"failed: {summary['failed'][:60]}")
+                continue
+            if "seconds" not in summary:
+                print(line + "  ".join(f"{k} {v}" for k, v in summary.items()))
+                continue
+            line += (
+                f"{summary['seconds']:>9.2f}{summary['cpu_seconds']:>9.2f}{summary['peak_mb']:>9}"
+            )
+            if reference and "seconds" in reference and construction != "reference":
+                line += (
+                    f" | {reference['seconds']:>8.2f}{reference['cpu_seconds']:>9.2f}"
+                    f"{reference['peak_mb']:>8} | "
+                    f"{summary['seconds'] / reference['seconds']:>6.2f}"
+                    f"{summary['cpu_seconds'] / reference['cpu_seconds']:>6.2f}"
+                    f"{summary['peak_mb'] / reference['peak_mb']:>7.2f}"
+                )
+            elif "failed" in reference:
+                line += f" | reference failed: {reference['failed'][:40]}"
+            print(line)
+    print()
+    print_report(results, device)

@@ -46,6 +46,11 @@ class DartsSearchSpaceParams(ParameterModel):
         ge=0,
         description="skip-connection guard at derivation: at most this many per cell (null: off)",
     )
+    memory: Literal["lean", "fast"] = Field(
+        "fast",
+        description="lean: every mixed edge is recomputed in the backward pass (about a tenth "
+        "of the memory, a few tens of percent more time); fast: its activations are kept",
+    )
 
 
 class DartsSearchParams(BilevelSearchParams):

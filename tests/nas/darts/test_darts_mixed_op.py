@@ -1,15 +1,19 @@
 """The fast DARTS supernet computes the same function as the straightforward construction:
 the same initial weights, logits, gradients of weights and alphas, and batch-norm statistics."""
 
+from typing import get_args
+
 import pytest
 import torch
+from supernet_equivalence import assert_same_step
 from torch.nn import functional as F
 
 from expression_nas.nas.darts.fast_conv import conv2d
 from expression_nas.nas.darts.mixed_op import MixedOp, ReferenceMixedOp
 from expression_nas.nas.darts.operations import PRIMITIVES, plain_conv
-from expression_nas.nas.darts.search_space import DartsSearchConfig, DartsSupernet
+from expression_nas.nas.darts.search_space import MEMORY_MODES, DartsSearchConfig, DartsSupernet
 from expression_nas.nas.stn import StnConv2d, StnLinear
+from expression_nas.parameters.darts_fer import DartsSearchSpaceParams
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
@@ -32,14 +36,6 @@ def _pair(memory: str, stn: bool, **settings) -> tuple[DartsSupernet, DartsSuper
     return reference, fast
 
 
-def _step(net: DartsSupernet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    torch.manual_seed(3)  # the same dropout masks (STN tunes dropout after every cell)
-    net.zero_grad(set_to_none=True)
-    logits = net(x)
-    F.cross_entropy(logits, y).backward()
-    return logits.detach()
-
-
 @pytest.mark.parametrize("stn", [False, True])
 @pytest.mark.parametrize("memory", ["lean", "fast"])
 def test_fast_supernet_matches_the_reference(memory, stn):
@@ -56,21 +52,7 @@ def test_fast_supernet_matches_the_reference(memory, stn):
     for _ in range(2):  # a second step sees the updated batch-norm statistics of the first
         x = torch.randn(6, 1, 17, 15, generator=generator)  # odd sizes: uneven reductions
         y = torch.randint(0, 7, (6,), generator=generator)
-        expected, logits = _step(reference, x, y), _step(fast, x, y)
-        torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-5)
-        fast_parameters = dict(fast.named_parameters())
-        for name, parameter in reference.named_parameters():
-            torch.testing.assert_close(
-                fast_parameters[name].grad, parameter.grad, rtol=1e-3, atol=1e-5, msg=name
-            )
-        # running statistics updated once per forward pass, also when the edges recompute
-        fast_state = fast.state_dict()
-        for name, value in reference.state_dict().items():
-            torch.testing.assert_close(fast_state[name], value, rtol=1e-4, atol=1e-6)
-        with torch.no_grad():
-            for net in (reference, fast):
-                for parameter in net.parameters():
-                    parameter.sub_(0.1 * parameter.grad)
+        assert_same_step(reference, fast, x, y, 1e-4)
 
     reference.eval(), fast.eval()
     with torch.no_grad():
@@ -159,9 +141,12 @@ def test_fast_conv2d_leaves_other_convolutions_to_f_conv2d():
         )
 
 
-def test_memory_mode_is_checked():
+def test_memory_mode_is_checked_and_offered_as_a_parameter():
     with pytest.raises(ValueError, match="memory must be one of"):
         DartsSearchConfig(memory="tiny")
+    choices = get_args(DartsSearchSpaceParams.model_fields["memory"].annotation)
+    assert choices == MEMORY_MODES
+    assert DartsSearchSpaceParams().memory == DartsSearchConfig().memory
 
 
 def test_recomputed_edges_see_the_parameters_of_a_functional_call():

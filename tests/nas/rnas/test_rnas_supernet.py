@@ -13,6 +13,8 @@ from expression_nas.nas.rnas.search_space import (
     evenly_spread_path,
 )
 
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
 CLIP = (2, 1, 5, 7, 9)
 
 

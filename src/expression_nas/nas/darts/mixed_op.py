@@ -11,17 +11,17 @@ keys, so either loads the other's weights) and evaluates them in less time and m
   and dilated convolutions, and the factorized reduction of a stride-2 skip);
 - no work for ``none``: its output is zero, and alpha still sees it through the softmax;
 - every operation but the identity ends in a non-affine batch norm; its architecture weight
-  is applied as that norm's affine scale (``w * BN(z)``, one kernel), so that neither the
-  product nor the norm's output is kept for the backward pass, and the norms' backward
-  kernels give the gradient of alpha;
+  is applied as that norm's affine scale (``nas.mixed_edge.scaled_norm``: ``w * BN(z)`` in one
+  kernel), so that neither the product nor the norm's output is kept for the backward pass,
+  and the norms' backward kernels give the gradient of alpha;
 - the depthwise convolutions go through ``fast_conv.conv2d`` (oneDNN's fast kernels); on a
   stride-2 edge, the even-even phase of the input that the dilated convolutions and the
   factorized reduction read is taken once;
 - the ReLU between the two halves of a separable convolution and the running sum are
   in place (nothing the backward pass needs is overwritten);
 - ``recompute=True`` (``memory: lean``) keeps only the edge's input for the backward pass and
-  recomputes the edge there (``torch.utils.checkpoint``); batch-norm running statistics are
-  updated in the first pass only, so they are the same as without recomputation.
+  recomputes the edge there (``nas.mixed_edge.RecomputedEdge``); batch-norm running statistics
+  are updated in the first pass only, so they are the same as without recomputation.
 
 The supernet runs both in channels-last layout, where oneDNN's depthwise convolutions, pooling
 and 1x1 convolutions are several times faster on the CPU than in the default layout.
@@ -34,9 +34,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 from torch.nn import functional as F
-from torch.utils.checkpoint import checkpoint
 
 from expression_nas.nas.darts.fast_conv import conv2d
 from expression_nas.nas.darts.operations import (
@@ -46,10 +44,8 @@ from expression_nas.nas.darts.operations import (
     SepConv,
     build_operation,
 )
+from expression_nas.nas.mixed_edge import Norm, RecomputedEdge
 from expression_nas.nas.stn import StnConv2d
-
-#: ``(norm module, input, scale or None) -> scale * norm(input)``.
-Norm = Callable[[nn.BatchNorm2d, Tensor, Tensor | None], Tensor]
 
 
 def _search_operations(
@@ -78,37 +74,7 @@ class ReferenceMixedOp(nn.Module):
         return sum(w * op(x) for w, op in zip(weights, self.ops, strict=True))
 
 
-def _scaled_norm(bn: nn.BatchNorm2d, x: Tensor, scale: Tensor | None, update: bool) -> Tensor:
-    """``scale * bn(x)`` as one batch norm (``nn.BatchNorm2d.forward``'s semantics), with the
-    running statistics updated only if ``update``."""
-    weight, bias = bn.weight, bn.bias
-    if scale is not None:
-        scale = scale.expand(x.shape[1]).contiguous()  # the kernels assume a dense weight
-        weight = scale if weight is None else weight * scale
-        bias = None if bias is None else bias * scale
-    if not (bn.training and bn.track_running_stats):
-        batch_statistics = bn.training or bn.running_mean is None
-        return F.batch_norm(
-            x, bn.running_mean, bn.running_var, weight, bias, batch_statistics, 0.0, bn.eps
-        )
-    if not update:  # copies, so that the pass saves the same tensors as the first one
-        running_mean, running_var = bn.running_mean.clone(), bn.running_var.clone()
-        return F.batch_norm(x, running_mean, running_var, weight, bias, True, 0.0, bn.eps)
-    bn.num_batches_tracked.add_(1)
-    momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
-    return F.batch_norm(x, bn.running_mean, bn.running_var, weight, bias, True, momentum, bn.eps)
-
-
-def _norm(bn: nn.BatchNorm2d, x: Tensor, scale: Tensor | None) -> Tensor:
-    return _scaled_norm(bn, x, scale, update=True)
-
-
-def _norm_no_update(bn: nn.BatchNorm2d, x: Tensor, scale: Tensor | None) -> Tensor:
-    """The recomputation pass: the statistics were updated in the first one."""
-    return _scaled_norm(bn, x, scale, update=False)
-
-
-class MixedOp(nn.Module):
+class MixedOp(RecomputedEdge):
     """The same function as ``ReferenceMixedOp``, in less time and memory (module docstring)."""
 
     def __init__(
@@ -126,36 +92,6 @@ class MixedOp(nn.Module):
         self.recompute = recompute
         # the STN layers' hyper-parameters, which the recomputation must see again
         self.context = next((m.context for m in self.modules() if isinstance(m, StnConv2d)), None)
-
-    def forward(self, x: Tensor, weights: Tensor, norm: Norm | None = None) -> Tensor:
-        if norm is not None:  # the recomputation pass, below
-            return self._mix(x, weights, norm)
-        if not (self.recompute and torch.is_grad_enabled()):
-            return self._mix(x, weights, _norm)
-        # What the recomputation in the backward pass must see again: the parameters (which a
-        # functional_call may have swapped in for the forward pass only) and the hyper-
-        # parameters of the STN layers (which the supernet sets for its forward pass only).
-        parameters = dict(self.named_parameters())
-        context = self.context
-        hyper = context.value if context is not None else None
-        first_pass = [True]
-
-        def run(x: Tensor, weights: Tensor) -> Tensor:
-            if first_pass[0]:
-                first_pass[0] = False
-                return self._mix(x, weights, _norm)
-            outside = None
-            if context is not None:
-                outside, context.value = context.value, hyper
-            try:
-                if all(p is parameters[name] for name, p in self.named_parameters()):
-                    return self._mix(x, weights, _norm_no_update)
-                return functional_call(self, parameters, (x, weights), {"norm": _norm_no_update})
-            finally:
-                if context is not None:
-                    context.value = outside
-
-        return checkpoint(run, x, weights, use_reentrant=False)
 
     def _mix(self, x: Tensor, weights: Tensor, norm: Norm) -> Tensor:
         activation = self._input_activation()

@@ -60,7 +60,7 @@ class DartsSearchConfig:
     nodes: int = 4
     stem_multiplier: int = 3
     operations: tuple[str, ...] = PRIMITIVES
-    memory: str = "lean"  # lean: recompute each mixed edge in the backward pass; fast: keep it
+    memory: str = "fast"  # fast: keep each mixed edge's activations; lean: recompute them
     reference: bool = False  # the straightforward construction (quark0/darts), for comparison
     max_skip_connect: int | None = 2  # skip-connection guard at derivation (None: off)
     stn: bool = False

@@ -39,11 +39,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
 from expression_nas.models.rnas_net import FAMILY
 from expression_nas.nas.rnas.attention import ATTENTIONS, build_attention
 from expression_nas.nas.rnas.decode import DOWN, SAME, cell_edges, derive_cell, viterbi_path
+from expression_nas.nas.rnas.edge_groups import cell_nodes
+from expression_nas.nas.rnas.mixed_op import MixedOp, ReferenceMixedOp
 from expression_nas.nas.rnas.operations import (
     HYBRID_OPERATIONS,
     OPERATION_SETS,
@@ -72,9 +73,10 @@ class RnasSearchConfig:
     """Supernet settings. ``operations`` may be a name of OPERATION_SETS ("hybrid", "plain_3d")
     or a list of operation names. ``fixed_path`` is used only when ``search_path`` is False
     (None = ``evenly_spread_path``). ``checkpoint_edges`` recomputes each mixed operation in
-    the backward pass instead of storing its activations (memory for time; BN running
-    statistics are then updated twice per step). ``input_size`` (T, H, W) is only recorded in
-    the spec."""
+    the backward pass instead of storing its activations (memory for time). ``input_size``
+    (T, H, W) is only recorded in the spec. ``reference`` builds the straightforward mixed
+    edges (``nas.rnas.mixed_op.ReferenceMixedOp``, whose recomputation updates the BN running
+    statistics twice per step) instead of the fast ones, for comparison."""
 
     in_channels: int = 1
     num_classes: int = 3
@@ -92,6 +94,7 @@ class RnasSearchConfig:
     dropout: float = 0.0
     checkpoint_edges: bool = True
     input_size: Triple | None = None
+    reference: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.operations, str):
@@ -148,43 +151,6 @@ class RnasSearchConfig:
         return cls(**values)
 
 
-def channel_shuffle(x: Tensor, groups: int) -> Tensor:
-    batch, channels = x.shape[:2]
-    x = x.view(batch, groups, channels // groups, *x.shape[2:]).transpose(1, 2)
-    return x.reshape(batch, channels, *x.shape[3:])
-
-
-class MixedOp(nn.Module):
-    """softmax(alpha_edge)-weighted sum of the operations on 1/k of the channels (PC-DARTS).
-
-    "none" is not computed: its output is zero, and alpha still sees it through the softmax.
-    """
-
-    def __init__(self, channels: int, op_names: tuple[str, ...], k: int, recompute: bool):
-        super().__init__()
-        self.k, self.recompute = k, recompute
-        self.active = channels // k
-        self.columns = [i for i, name in enumerate(op_names) if name != "none"]
-        self.ops = nn.ModuleList()
-        for i in self.columns:
-            op = OPERATIONS[op_names[i]](self.active, affine=False)
-            if "pool" in op_names[i]:
-                op = nn.Sequential(op, nn.BatchNorm3d(self.active, affine=False))
-            self.ops.append(op)
-
-    def _mix(self, x: Tensor, weights: Tensor) -> Tensor:
-        active = x[:, : self.active] if self.k > 1 else x
-        out = sum(weights[i] * op(active) for i, op in zip(self.columns, self.ops, strict=True))
-        if self.k == 1:
-            return out
-        return channel_shuffle(torch.cat([out, x[:, self.active :]], dim=1), self.k)
-
-    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
-        if self.recompute and torch.is_grad_enabled():
-            return checkpoint(self._mix, x, weights, use_reentrant=False)
-        return self._mix(x, weights)
-
-
 class SearchCell(nn.Module):
     """A cell at one lattice position; the topology weights (alpha) come from the supernet."""
 
@@ -201,16 +167,22 @@ class SearchCell(nn.Module):
         )
         self.preprocess1 = ReLUConvBN(channels, channels, (1, 1, 1), affine=False)
         self.mixed = nn.ModuleList(
-            MixedOp(channels, config.operations, config.partial_channel_k, config.checkpoint_edges)
+            (ReferenceMixedOp if config.reference else MixedOp)(
+                channels, config.operations, config.partial_channel_k, config.checkpoint_edges
+            )
             for _ in self.edges
         )
         self.project = cell_projection(config.nodes * channels, channels, affine=False)
+        self.reference = config.reference
 
     def forward(self, prev_prev: Tensor | None, prev: Tensor, alpha_probs: Tensor) -> Tensor:
         states = [
             self.preprocess0(prev_prev) if self.preprocess0 is not None else None,
             self.preprocess1(prev),
         ]
+        if not self.reference:  # the edges of each source together (nas.rnas.edge_groups)
+            nodes = cell_nodes(self.edges, self.mixed, states, alpha_probs, len(self.node_edges))
+            return self.project(torch.cat(nodes, dim=1))
         for edge_ids in self.node_edges:
             states.append(
                 sum(self.mixed[e](states[self.edges[e][1]], alpha_probs[e]) for e in edge_ids)
