@@ -4,9 +4,11 @@ import re
 
 import pytest
 import torch
+from torch import nn
 
 from expression_nas.models.darts_net import DartsNetwork
 from expression_nas.models.registry import build_model
+from expression_nas.nas.darts.fast_conv import FastConv2d
 from expression_nas.nas.darts.search_space import DartsSearchConfig, DartsSupernet
 from expression_nas.nas.spec import load_spec, save_spec
 
@@ -157,3 +159,43 @@ def test_cell_dropout_acts_in_training_only():
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(x), model(x))
+
+
+def test_fast_convolutions_compute_the_plain_networks_function_and_gradients():
+    """The derived network's ``FastConv2d`` cells in channels-last layout against the same
+    network with plain ``nn.Conv2d`` in the default layout (every DARTS operation but none,
+    strided and dilated ones included), in float64."""
+    spec = _spec(
+        dropout=0.0,
+        genotype={
+            "normal": [
+                [["sep_conv_5x5", 0], ["dil_conv_5x5", 1]],
+                [["dil_conv_3x3", 1], ["max_pool_3x3", 2]],
+            ],
+            "reduce": [
+                [["dil_conv_5x5", 0], ["sep_conv_3x3", 1]],
+                [["dil_conv_3x3", 0], ["avg_pool_3x3", 2]],
+            ],
+        },
+    )
+    torch.manual_seed(0)
+    fast = DartsNetwork(spec).double()
+    plain = copy.deepcopy(fast)
+    swapped = 0
+    for module in plain.modules():
+        if isinstance(module, FastConv2d):
+            module.__class__ = nn.Conv2d
+            swapped += 1
+    plain = plain.to(memory_format=torch.contiguous_format)
+    assert swapped > 10
+    assert fast.state_dict().keys() == plain.state_dict().keys()
+
+    x = torch.rand(3, 1, 20, 20, dtype=torch.float64)
+    targets = torch.tensor([0, 3, 6])
+    logits = {}
+    for name, model in (("fast", fast), ("plain", plain)):
+        logits[name] = model(x)
+        nn.functional.cross_entropy(logits[name], targets).backward()
+    assert torch.allclose(logits["fast"], logits["plain"], atol=1e-10)
+    for (name, p_fast), p_plain in zip(fast.named_parameters(), plain.parameters(), strict=True):
+        assert torch.allclose(p_fast.grad, p_plain.grad, atol=1e-9), name

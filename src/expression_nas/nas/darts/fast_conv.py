@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 
@@ -103,3 +103,27 @@ def conv2d(
         return F.conv2d(x, weight, bias, stride, _same_padding(weight, dilation), dilation, groups)
     out = _DepthwiseSame.apply(x, weight, dilation)
     return out if bias is None else out + bias[:, None, None]
+
+
+class FastConv2d(nn.Conv2d):
+    """``nn.Conv2d`` with zero padding (same parameters, same state-dict keys) computed by
+    ``conv2d``: a derived network's dilated and 5x5 depthwise convolutions train several times
+    faster on the CPU."""
+
+    def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def fast_conv(
+    in_channels: int,
+    out_channels: int,
+    kernel: int,
+    stride: int,
+    padding: int,
+    dilation: int,
+    groups: int,
+) -> nn.Module:
+    """A ``ConvFactory`` (``nas.darts.operations``) of bias-free ``FastConv2d`` modules."""
+    return FastConv2d(
+        in_channels, out_channels, kernel, stride, padding, dilation, groups, bias=False
+    )
