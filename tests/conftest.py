@@ -6,12 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 import torch
 from PIL import Image
+
+
+@pytest.fixture
+def mlflow_experiment(tmp_path):
+    """A fresh MLflow experiment in a SQLite store under ``tmp_path``, set as the current
+    one; its id. Every run still open is ended afterwards."""
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = mlflow.create_experiment("runs", (tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
+    yield experiment
+    while mlflow.active_run():
+        mlflow.end_run()
 
 
 @pytest.fixture(scope="module")

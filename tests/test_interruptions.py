@@ -20,16 +20,6 @@ from expression_nas.hooks import RunLifecycleHook
 
 
 @pytest.fixture
-def experiment(tmp_path):
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = mlflow.create_experiment("runs", (tmp_path / "artifacts").as_uri())
-    mlflow.set_experiment(experiment_id=experiment)
-    yield experiment
-    while mlflow.active_run():
-        mlflow.end_run()
-
-
-@pytest.fixture
 def handlers():
     """Signal handlers installed as a pipeline run does, and everything put back after."""
     before = {signum: signal.getsignal(signum) for signum in interruptions.SIGNALS}
@@ -42,7 +32,9 @@ def handlers():
         signal.signal(signum, handler)
 
 
-def test_a_signal_ends_the_nested_runs_and_the_rest_killed_with_where_it_came(experiment, handlers):
+def test_a_signal_ends_the_nested_runs_and_the_rest_killed_with_where_it_came(
+    mlflow_experiment, handlers
+):
     client = MlflowClient()
     interruptions.set_node("demo.search_architecture")
     parent = mlflow.start_run(run_name="pipeline")  # as kedro-mlflow: no `with` around it
@@ -70,7 +62,7 @@ def test_a_signal_ends_the_nested_runs_and_the_rest_killed_with_where_it_came(ex
     assert signal.getsignal(signal.SIGTERM) is not interruptions._on_signal  # given back
 
 
-def test_an_exception_ends_the_run_failed_with_the_error_as_a_tag(experiment):
+def test_an_exception_ends_the_run_failed_with_the_error_as_a_tag(mlflow_experiment):
     client = MlflowClient()
     with mlflow.start_run() as parent:
         with pytest.raises(ValueError, match="lr"), tracking.nested_run("search") as search:
@@ -86,7 +78,7 @@ def test_an_exception_ends_the_run_failed_with_the_error_as_a_tag(experiment):
     assert tags[interruptions.ERROR_TAG] == "ValueError: lr must be positive"
 
 
-def test_runs_of_a_dead_process_of_this_host_are_marked_killed_and_no_other(experiment):
+def test_runs_of_a_dead_process_of_this_host_are_marked_killed_and_no_other(mlflow_experiment):
     client = MlflowClient()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
@@ -98,7 +90,9 @@ def test_runs_of_a_dead_process_of_this_host_are_marked_killed_and_no_other(expe
         "other host": {**me, "host": f"not-{socket.gethostname()}", "pid": dead.stdout.strip()},
         "no pid": {},
     }
-    runs = {name: client.create_run(experiment, tags=t).info.run_id for name, t in cases.items()}
+    runs = {
+        name: client.create_run(mlflow_experiment, tags=t).info.run_id for name, t in cases.items()
+    }
     marked = interruptions.mark_orphaned_runs(client, found_by="the next run")
     assert sorted(marked) == sorted([runs["dead"], runs["reused pid"]])
     for name, run_id in runs.items():
@@ -109,24 +103,24 @@ def test_runs_of_a_dead_process_of_this_host_are_marked_killed_and_no_other(expe
     assert "ended without closing the run" in tags[interruptions.CAUSE_TAG]
 
 
-def test_a_pipeline_run_links_to_the_unfinished_run_of_the_same_command(experiment):
+def test_a_pipeline_run_links_to_the_unfinished_run_of_the_same_command(mlflow_experiment):
     client = MlflowClient()
     key = interruptions.command_key({"pipeline_names": ["darts_fer"], "env": None})
     other = interruptions.command_key({"pipeline_names": ["rnas_mer"], "env": None})
     assert key != other
     tags = {interruptions.COMMAND_KEY_TAG: key}
-    finished = client.create_run(experiment, tags=tags)
+    finished = client.create_run(mlflow_experiment, tags=tags)
     client.set_terminated(finished.info.run_id)
-    first = client.create_run(experiment, tags=tags)
+    first = client.create_run(mlflow_experiment, tags=tags)
     assert interruptions.link_resumed_run(client, first.info, key) is None  # after a finished one
     client.set_terminated(first.info.run_id, "KILLED")
-    client.create_run(experiment, tags={interruptions.COMMAND_KEY_TAG: other})
-    second = client.create_run(experiment, tags=tags)
+    client.create_run(mlflow_experiment, tags={interruptions.COMMAND_KEY_TAG: other})
+    second = client.create_run(mlflow_experiment, tags=tags)
     assert interruptions.link_resumed_run(client, second.info, key) == first.info.run_id
     assert client.get_run(second.info.run_id).data.tags["resumes_run_id"] == first.info.run_id
 
 
-def test_runs_are_named_and_tagged_by_their_labels(experiment):
+def test_runs_are_named_and_tagged_by_their_labels(mlflow_experiment):
     tracking.set_labels(pipeline="rnas_mer", corpus="demo_composite", variant="no_attention")
     try:
         with (

@@ -11,10 +11,12 @@ them on to the runs nested in it: ``rnas_mer · demo_composite · no_attention �
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from importlib import metadata
 from typing import Any
 
 import mlflow
@@ -198,7 +200,25 @@ def log_search_epoch(epoch: int, metrics: Mapping[str, float], snapshot: Mapping
     log_dict(snapshot, f"architecture_weights/epoch_{epoch:03d}.json")
 
 
+#: What a logged network needs to be loaded: the distributions MLflow's requirement inference
+#: finds for the project's pickled networks.
+MODEL_DISTRIBUTIONS = ("torch", "expression-nas", "mlflow", "cloudpickle", "numpy", "pandas")
+
+
+@functools.cache
+def model_requirements() -> tuple[str, ...]:
+    """``MODEL_DISTRIBUTIONS`` pinned to the installed versions (without local labels such as
+    ``+cu130``). Given to MLflow explicitly: its inference loads every model in a subprocess,
+    about 5 s a model here, which was more than a minute of the DARTS demo's 14 networks."""
+    return tuple(f"{name}=={metadata.version(name).split('+')[0]}" for name in MODEL_DISTRIBUTIONS)
+
+
 def log_torch_model(model: Any, name: str = "model") -> None:
     """Log a torch module with mlflow.pytorch (pickle serialisation, no input example)."""
     if active():
-        mlflow.pytorch.log_model(model, name=name, serialization_format="pickle")
+        mlflow.pytorch.log_model(
+            model,
+            name=name,
+            serialization_format="pickle",
+            pip_requirements=list(model_requirements()),
+        )

@@ -24,6 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from expression_nas.nas.darts.operations import bias_free
+
 
 def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (value[0], value[1])
@@ -114,16 +116,5 @@ class FastConv2d(nn.Conv2d):
         return conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
 
-def fast_conv(
-    in_channels: int,
-    out_channels: int,
-    kernel: int,
-    stride: int,
-    padding: int,
-    dilation: int,
-    groups: int,
-) -> nn.Module:
-    """A ``ConvFactory`` (``nas.darts.operations``) of bias-free ``FastConv2d`` modules."""
-    return FastConv2d(
-        in_channels, out_channels, kernel, stride, padding, dilation, groups, bias=False
-    )
+#: A ``ConvFactory`` (``nas.darts.operations``) of bias-free ``FastConv2d`` modules.
+fast_conv = bias_free(FastConv2d)

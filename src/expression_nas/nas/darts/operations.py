@@ -29,18 +29,26 @@ PRIMITIVES: tuple[str, ...] = (
 ConvFactory = Callable[[int, int, int, int, int, int, int], nn.Module]
 
 
-def plain_conv(
-    in_channels: int,
-    out_channels: int,
-    kernel: int,
-    stride: int,
-    padding: int,
-    dilation: int,
-    groups: int,
-) -> nn.Module:
-    return nn.Conv2d(
-        in_channels, out_channels, kernel, stride, padding, dilation, groups, bias=False
-    )
+def bias_free(conv_class: type[nn.Conv2d]) -> ConvFactory:
+    """The ``ConvFactory`` of bias-free ``conv_class`` modules (``nn.Conv2d`` or a subclass)."""
+
+    def build(
+        in_channels: int,
+        out_channels: int,
+        kernel: int,
+        stride: int,
+        padding: int,
+        dilation: int,
+        groups: int,
+    ) -> nn.Module:
+        return conv_class(
+            in_channels, out_channels, kernel, stride, padding, dilation, groups, bias=False
+        )
+
+    return build
+
+
+plain_conv = bias_free(nn.Conv2d)
 
 
 class ReLUConvBN(nn.Sequential):
