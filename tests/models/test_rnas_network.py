@@ -1,3 +1,4 @@
+import copy
 import json
 
 import pytest
@@ -46,3 +47,25 @@ def test_network_follows_the_path(spec):
     assert len(attentions) == spec["layers"]
     for cell in model.cells:  # the derived network uses affine BN everywhere
         assert all(bn.affine for bn in cell.modules() if isinstance(bn, torch.nn.BatchNorm3d))
+
+
+def test_channels_last_3d_computes_the_default_layouts_function_and_gradients(spec, monkeypatch):
+    torch.manual_seed(0)
+    fast = RnasNetwork({**spec, "dropout": 0.0}).double()
+    default = copy.deepcopy(fast).to(memory_format=torch.contiguous_format)
+    x = torch.rand(2, 1, 6, 20, 20, dtype=torch.float64)
+    targets = torch.tensor([0, 2])
+
+    fast_logits = fast(x)
+    torch.nn.functional.cross_entropy(fast_logits, targets).backward()
+    monkeypatch.setattr(torch, "channels_last_3d", torch.contiguous_format)
+    default_logits = default(x)
+    torch.nn.functional.cross_entropy(default_logits, targets).backward()
+
+    assert any(p.dim() == 5 and not p.is_contiguous() for p in fast.parameters())
+    assert all(p.is_contiguous() for p in default.parameters())
+    assert torch.allclose(fast_logits, default_logits, atol=1e-10)
+    for (name, p_fast), p_default in zip(
+        fast.named_parameters(), default.parameters(), strict=True
+    ):
+        assert torch.allclose(p_fast.grad, p_default.grad, atol=1e-9), name

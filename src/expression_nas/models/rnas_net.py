@@ -8,6 +8,10 @@ supernet's rule with the path as the only existing cells. Head: global average p
 Linear. Spec keys (besides schema_version and family): in_channels, input_size (the clip size
 searched on, or null; any T/H/W works), num_classes, channels, stem_stride, levels, layers,
 nodes, use_prev_prev, cell, path, attention, dropout, and optional search (provenance only).
+
+For speed the network computes in channels-last-3d layout, where oneDNN's 3-D convolutions
+and max pooling are fastest on the CPU (1.2-1.9x the training clips per second of the default
+layout for the demo's networks); the function is the same.
 """
 
 from __future__ import annotations
@@ -136,9 +140,10 @@ class RnasNetwork(nn.Module):
             self.attentions.append(build_attention(spec["attention"][layer], width))
         self.dropout = nn.Dropout(spec["dropout"])
         self.classifier = nn.Linear(level_channels(c, path[-1]), spec["num_classes"])
+        self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, x: Tensor) -> Tensor:
-        before = prev = self.stem(x)
+        before = prev = self.stem(x.contiguous(memory_format=torch.channels_last_3d))
         for layer, cell in enumerate(self.cells):
             s0 = self.prev_prev_reduce[layer](before) if self.use_prev_prev else None
             out = self.attentions[layer](cell(s0, self.downs[layer](prev)))
