@@ -1,6 +1,7 @@
-"""What the fast mixed edges of the search spaces share (``nas.darts.mixed_op``,
-``nas.rnas.mixed_op``): the architecture weight of an operation applied as the affine scale of
-the batch norm it ends with, and the recomputation of an edge in the backward pass.
+"""The two devices of the fast DARTS mixed edge (``nas.darts.mixed_op``; the RNAS cells of
+``nas.rnas.edge_groups`` apply both to stacked groups of edges): the architecture weight of
+an operation applied as the affine scale of the batch norm it ends with, and the recomputation
+of an edge in the backward pass.
 
 ``scaled_norm(bn, x, w)`` is ``w * bn(x)`` as one batch-norm kernel, with ``nn.BatchNorm``'s
 semantics for the running statistics: the product and the norm's output need not be kept for

@@ -16,8 +16,10 @@ pytestmark = pytest.mark.usefixtures("single_torch_thread")
 SPACE = {"layers": 3, "nodes": 2, "channels": 4, "levels": 2, "num_classes": 3}
 
 
-def _pair(recompute: bool, k: int, dtype=torch.float32) -> tuple[RnasSupernet, RnasSupernet]:
-    settings = SPACE | {"partial_channel_k": k}
+def _pair(
+    recompute: bool, k: int, dtype=torch.float32, operations=HYBRID_OPERATIONS
+) -> tuple[RnasSupernet, RnasSupernet]:
+    settings = SPACE | {"partial_channel_k": k, "operations": operations}
     torch.manual_seed(0)
     reference = RnasSupernet(RnasSearchConfig(reference=True, checkpoint_edges=False, **settings))
     torch.manual_seed(0)
@@ -58,24 +60,15 @@ def test_fast_supernet_matches_the_reference(recompute, k, dtype, steps, toleran
         torch.testing.assert_close(fast(x), reference(x), rtol=tolerance, atol=tolerance)
 
 
-@pytest.mark.parametrize(
-    "operations", [HYBRID_OPERATIONS, ("none", "skip_connect"), ("max_pool_3x3x3", "conv_1x1x1")]
-)
-def test_mixed_op_matches_the_reference(operations):
-    torch.manual_seed(0)
-    reference = ReferenceMixedOp(4, operations, 2, recompute=False)
-    torch.manual_seed(0)
-    fast = MixedOp(4, operations, 2, recompute=True)
-    x = torch.randn(2, 4, 3, 6, 5, requires_grad=True)
-    weights = torch.softmax(torch.randn(len(operations)), 0).requires_grad_()
-    expected, out = reference(x, weights), fast(x, weights)
-    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(
-        torch.autograd.grad(out.square().sum(), [x, weights]),
-        torch.autograd.grad(expected.square().sum(), [x, weights]),
-        rtol=1e-4,
-        atol=1e-5,
-    )
+@pytest.mark.parametrize("operations", [("none", "skip_connect"), ("max_pool_3x3x3", "conv_1x1x1")])
+def test_fast_supernet_matches_the_reference_on_operation_subsets(operations):
+    """Edges whose only operations are parameter-free, or pooling beside one convolution."""
+    reference, fast = _pair(recompute=True, k=2, dtype=torch.float64, operations=operations)
+    generator = torch.Generator().manual_seed(2)
+    for _ in range(2):
+        x = torch.randn(2, 1, 5, 9, 7, generator=generator, dtype=torch.float64)
+        y = torch.randint(0, 3, (2,), generator=generator)
+        assert_same_step(reference, fast, x, y, 1e-9)
 
 
 def test_separable_max_pool_is_max_pool3d():

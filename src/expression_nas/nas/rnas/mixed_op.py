@@ -6,20 +6,19 @@ ReLU, in the default layout; with ``recompute`` the edge is recomputed in the ba
 its batch-norm running statistics are then updated twice per step.
 
 ``MixedOp`` holds the very same modules (same parameters, same initialisation, same state-dict
-keys) and evaluates them in less time and memory (the supernet's cells go further and compute
-all the edges that leave one state together: ``nas.rnas.edge_groups``):
+keys) for the supernet's fast cells, which compute all the edges that leave one state together
+in less time and memory (``nas.rnas.edge_groups``). Per edge they differ from the reference in:
 
 - one ReLU of the active channels, shared by every convolution (all of them start with one);
 - the convolutions in channels-last-3d layout, where oneDNN's 3-D kernels run about three times
   faster on these few channels; their outputs go back to the default layout for the batch
   norms, which are several times faster there at 2-8 channels;
 - the architecture weight as the affine scale of the batch norm every operation but the
-  identity ends with (``nas.mixed_edge.scaled_norm``), and the sum in place;
-- 3x3x3 max pooling as a 3x3 spatial then a 3-frame temporal one (the maximum is separable:
-  the same values, the gradient routed to the same elements), about twice as fast as
-  ``max_pool3d``;
-- with ``recompute``, running statistics updated once per step, as without recomputation
-  (``nas.mixed_edge.RecomputedEdge``).
+  identity ends with, and the sums in place;
+- 3x3x3 max pooling as a 3x3 spatial then a 3-frame temporal one (``_max_pool``: the maximum
+  is separable, so the same values, the gradient routed to the same elements), about twice as
+  fast as ``max_pool3d``;
+- with ``recompute``, running statistics updated once per step, as without recomputation.
 
 "none" is not computed in either: its output is zero, and alpha still sees it through the
 softmax.
@@ -32,8 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from expression_nas.nas.mixed_edge import Norm, RecomputedEdge
-from expression_nas.nas.rnas.operations import OPERATIONS, Conv2Plus1d, ReLUConvBN, SepConv
+from expression_nas.nas.rnas.operations import OPERATIONS
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -76,40 +74,15 @@ class ReferenceMixedOp(nn.Module):
         return self._mix(x, weights)
 
 
-class MixedOp(RecomputedEdge):
-    """The same function as ``ReferenceMixedOp``, in less time and memory (module docstring)."""
+class MixedOp(nn.Module):
+    """The modules of ``ReferenceMixedOp``, computed by the cells of ``nas.rnas.edge_groups``
+    (module docstring)."""
 
     def __init__(self, channels: int, op_names: tuple[str, ...], k: int, recompute: bool):
         super().__init__()
         self.k, self.recompute = k, recompute
         self.active = channels // k
         self.columns, self.ops = _edge_operations(self.active, op_names)
-
-    def _mix(self, x: Tensor, weights: Tensor, norm: Norm) -> Tensor:
-        active = x[:, : self.active] if self.k > 1 else x
-        relu: Tensor | None = None
-        out: Tensor | None = None
-        for i, op in zip(self.columns, self.ops, strict=True):
-            if isinstance(op, ReLUConvBN | Conv2Plus1d | SepConv):
-                if relu is None:
-                    relu = op[0](active).contiguous(memory_format=torch.channels_last_3d)
-                y = relu
-                for conv in list(op)[1:-1]:
-                    y = conv(y)
-                y = norm(op[-1], y.contiguous(), weights[i])
-            elif isinstance(op, nn.Sequential):  # pooling, then batch norm
-                pool, bn = op
-                y = norm(
-                    bn,
-                    _max_pool(pool, active) if isinstance(pool, nn.MaxPool3d) else pool(active),
-                    weights[i],
-                )
-            else:  # skip connection (identity)
-                y = weights[i] * op(active)
-            out = y if out is None else out.add_(y)  # out is fresh and saved by nothing
-        if self.k == 1:
-            return out
-        return channel_shuffle(torch.cat([out, x[:, self.active :]], dim=1), self.k)
 
 
 def _max_pool(pool: nn.MaxPool3d, x: Tensor) -> Tensor:
