@@ -10,8 +10,8 @@ searched on, or null; any T/H/W works), num_classes, channels, stem_stride, leve
 nodes, use_prev_prev, cell, path, attention, dropout, and optional search (provenance only).
 
 For speed the network computes in channels-last-3d layout, where oneDNN's 3-D convolutions
-and max pooling are fastest on the CPU (1.2-1.9x the training clips per second of the default
-layout for the demo's networks); the function is the same.
+are fastest on the CPU (1.4-1.7x the training steps per second of the default layout for the
+demo's heavier derived networks, about even for the light ones); the function is the same.
 """
 
 from __future__ import annotations
