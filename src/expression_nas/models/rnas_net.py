@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from expression_nas.nas.rnas.attention import ATTENTIONS, build_attention
 from expression_nas.nas.rnas.operations import (
+    FAST_OPERATIONS,
     OPERATIONS,
     ReLUConvBN,
     Stem,
@@ -97,7 +98,7 @@ class DerivedCell(nn.Module):
         self.preprocess1 = ReLUConvBN(channels, channels, (1, 1, 1), affine=True)
         self.sources = [[source for _, source in node] for node in genotype]
         self.ops = nn.ModuleList(
-            nn.ModuleList(OPERATIONS[name](channels, affine=True) for name, _ in node)
+            nn.ModuleList(FAST_OPERATIONS[name](channels, affine=True) for name, _ in node)
             for node in genotype
         )
         self.project = cell_projection(len(genotype) * channels, channels, affine=True)

@@ -3,10 +3,12 @@ import torch
 
 from expression_nas.nas.rnas.attention import ATTENTIONS, build_attention
 from expression_nas.nas.rnas.operations import (
+    FAST_OPERATIONS,
     HYBRID_OPERATIONS,
     OPERATIONS,
     PLAIN_3D_OPERATIONS,
     downsample_chain,
+    fast_pool,
     path_error,
 )
 
@@ -40,9 +42,29 @@ def test_operation_sets():
     assert not hybrid_only & set(PLAIN_3D_OPERATIONS)
 
 
-def test_average_pool_ignores_padding():
+@pytest.mark.parametrize("table", [OPERATIONS, FAST_OPERATIONS])
+def test_average_pool_ignores_padding(table):
     x = torch.ones(1, 1, 3, 4, 5)
-    assert torch.allclose(OPERATIONS["avg_pool_3x3x3"](1)(x), x)
+    assert torch.allclose(table["avg_pool_3x3x3"](1)(x), x)
+
+
+@pytest.mark.parametrize("name", ["avg_pool_3x3x3", "max_pool_3x3x3"])
+@pytest.mark.parametrize("shape", [(2, 4, 8, 20, 20), ODD_SHAPE, (1, 2, 1, 2, 1), (2, 3, 2, 1, 3)])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last_3d])
+def test_fast_pooling_is_the_same_function(name, shape, layout):
+    """Values and input gradients equal the straightforward pooling's in float64, on inputs
+    of three values (so with many tied maxima, whose gradient must reach the same element)."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 3, shape, generator=generator).to(torch.float64)
+    x = x.contiguous(memory_format=layout).requires_grad_()
+    g = torch.randn(shape, generator=generator, dtype=torch.float64)
+    plain, fast = OPERATIONS[name](shape[1]), FAST_OPERATIONS[name](shape[1])
+    expected = plain(x)
+    (expected_grad,) = torch.autograd.grad(expected, x, g)
+    for y in (fast(x), fast_pool(plain, x)):
+        torch.testing.assert_close(y, expected, rtol=1e-12, atol=1e-12)
+        (grad,) = torch.autograd.grad(y, x, g)
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ATTENTIONS)

@@ -30,8 +30,8 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
-from expression_nas.nas.rnas.mixed_op import MixedOp, _max_pool, channel_shuffle
-from expression_nas.nas.rnas.operations import Conv2Plus1d, ReLUConvBN, SepConv
+from expression_nas.nas.rnas.mixed_op import MixedOp, channel_shuffle
+from expression_nas.nas.rnas.operations import Conv2Plus1d, ReLUConvBN, SepConv, fast_pool
 
 CHANNELS_LAST = torch.channels_last_3d
 
@@ -109,8 +109,7 @@ def _mixtures(x: Tensor, edges: list[MixedOp], weights: Tensor, update: bool) ->
             norms = [o[-1] for o in ops]
             parts = _stacked_norm(norms, stacked, scales, update).split(first.active, dim=1)
         elif isinstance(op, nn.Sequential):  # pooling, then batch norm: no parameters
-            pool = op[0]
-            pooled = _max_pool(pool, active) if isinstance(pool, nn.MaxPool3d) else pool(active)
+            pooled = fast_pool(op[0], active)
             parts = _shared_norm([o[1] for o in ops], pooled, scales, update)
         else:  # skip connection (identity)
             parts = [scale * active for scale in scales]

@@ -15,9 +15,8 @@ in less time and memory (``nas.rnas.edge_groups``). Per edge they differ from th
   norms, which are several times faster there at 2-8 channels;
 - the architecture weight as the affine scale of the batch norm every operation but the
   identity ends with, and the sums in place;
-- 3x3x3 max pooling as a 3x3 spatial then a 3-frame temporal one (``_max_pool``: the maximum
-  is separable, so the same values, the gradient routed to the same elements), about twice as
-  fast as ``max_pool3d``;
+- the pooling by the faster construction of the same function (``operations.fast_pool``:
+  separable max pooling, box sums by shifted slices for the average);
 - with ``recompute``, running statistics updated once per step, as without recomputation.
 
 "none" is not computed in either: its output is zero, and alpha still sees it through the
@@ -27,7 +26,6 @@ softmax.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
@@ -83,13 +81,3 @@ class MixedOp(nn.Module):
         self.k, self.recompute = k, recompute
         self.active = channels // k
         self.columns, self.ops = _edge_operations(self.active, op_names)
-
-
-def _max_pool(pool: nn.MaxPool3d, x: Tensor) -> Tensor:
-    """``pool(x)`` for the 3x3x3, stride 1, padding 1 pooling: spatial, then temporal."""
-    if (pool.kernel_size, pool.stride, pool.padding, pool.dilation) != (3, 1, 1, 1):
-        return pool(x)
-    batch, channels, frames, height, width = x.shape
-    y = F.max_pool2d(x.reshape(batch * channels, frames, height, width), 3, 1, 1)
-    y = F.max_pool2d(y.view(batch, channels, frames, height * width), (3, 1), 1, (1, 0))
-    return y.view(batch, channels, frames, height, width)

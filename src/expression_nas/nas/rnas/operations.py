@@ -98,6 +98,61 @@ class AvgPool3d(nn.Module):
         return total / (counts[0][:, None, None] * counts[1][None, :, None] * counts[2])
 
 
+def box_average(x: Tensor, kernel: int = 3) -> Tensor:
+    """``AvgPool3d(kernel)(x)`` as box sums along each axis by shifted slices, over the box
+    sums of ones (the count of cells inside the clip): the same function, 3-3.5x faster than
+    ``avg_pool3d`` on the derived networks' 4-8 channels, in either layout (one thread)."""
+    pad = kernel // 2
+
+    def box_sum(y: Tensor) -> Tensor:
+        y = F.pad(y, (pad,) * 6)
+        for dim in (4, 3, 2):
+            n = y.shape[dim] - 2 * pad
+            y = sum(y.narrow(dim, shift, n) for shift in range(kernel))
+        return y
+
+    return box_sum(x) / box_sum(torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device))
+
+
+def separable_max_pool(x: Tensor) -> Tensor:
+    """3x3x3 max pooling (stride 1, padding 1) as a 1x3x3 then a 3x1x1 one. The maximum is
+    separable: the same values, and each gradient goes to the same element (the first maximum
+    in frame, row, column order), 1.3-1.5x faster than ``max_pool3d`` on 4-8 channels."""
+    return F.max_pool3d(F.max_pool3d(x, (1, 3, 3), 1, (0, 1, 1)), (3, 1, 1), 1, (1, 0, 0))
+
+
+class FastAvgPool3d(AvgPool3d):
+    """``AvgPool3d`` computed by ``box_average``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return box_average(x, self.kernel)
+
+
+class FastMaxPool3d(nn.MaxPool3d):
+    """``nn.MaxPool3d(3, 1, 1)`` computed by ``separable_max_pool``."""
+
+    def __init__(self) -> None:
+        super().__init__(3, 1, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return separable_max_pool(x)
+
+
+def fast_pool(pool: nn.Module, x: Tensor) -> Tensor:
+    """``pool(x)`` for a pooling operation of ``OPERATIONS``, by the faster construction of the
+    same function (``FAST_OPERATIONS``) where there is one."""
+    if isinstance(pool, nn.MaxPool3d) and (
+        pool.kernel_size,
+        pool.stride,
+        pool.padding,
+        pool.dilation,
+    ) == (3, 1, 1, 1):
+        return separable_max_pool(x)
+    if isinstance(pool, AvgPool3d):
+        return box_average(x, pool.kernel)
+    return pool(x)
+
+
 class Zero(nn.Module):
     """The "none" operation: no connection (zeros of the input's shape)."""
 
@@ -118,6 +173,15 @@ OPERATIONS: dict[str, OperationFactory] = {
     "temporal_conv_3x1x1": lambda c, affine=True: ReLUConvBN(c, c, (3, 1, 1), affine=affine),
     "dil_conv_3x3x3": lambda c, affine=True: ReLUConvBN(c, c, (3, 3, 3), dilation=2, affine=affine),
     "sep_conv_3x3x3": lambda c, affine=True: SepConv(c, 3, affine=affine),
+}
+
+#: The same operations with the pooling computed faster (the same function): what the derived
+#: network is built from. ``OPERATIONS`` stays the straightforward construction, which the
+#: reference supernet is (``fast_pool`` speeds up the fast supernet's pooling).
+FAST_OPERATIONS: dict[str, OperationFactory] = {
+    **OPERATIONS,
+    "avg_pool_3x3x3": lambda c, affine=True: FastAvgPool3d(3),
+    "max_pool_3x3x3": lambda c, affine=True: FastMaxPool3d(),
 }
 
 #: Seed 000's hybrid spatiotemporal set.
