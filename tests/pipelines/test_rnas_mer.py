@@ -21,7 +21,7 @@ from expression_nas.pipelines.rnas_mer.pipeline import create_pipeline
 TINY_RNAS = {
     "search_space": {"layers": 2, "nodes": 2, "channels": 4, "levels": 2},
     "search": {"epochs": 1, "batch_size": 4},
-    "training": {"epochs": 1, "batch_size": 8},
+    "training": {"epochs": 1, "batch_size": 8, "workers": 2},  # folds in worker processes
     "profiling": {"latency_repeats": 2},
 }
 
@@ -104,6 +104,12 @@ def test_mlflow_holds_searches_folds_and_model(finished_run):
     assert [m.source_run_id for m in logged] == [model_run.info.run_id]
     network = mlflow.pytorch.load_model(logged[0].model_uri)
     assert sum(p.numel() for p in network.parameters()) > 0
+    client = mlflow.tracking.MlflowClient()
     search = next(run for run in runs if run.data.tags.get("kind") == "search")
-    history = mlflow.tracking.MlflowClient().get_metric_history(search.info.run_id, "val_loss")
-    assert len(history) == 1
+    assert len(client.get_metric_history(search.info.run_id, "val_loss")) == 1
+    # the folds trained in worker processes; their epochs are logged to their runs all the same
+    epochs = TINY_RNAS["training"]["epochs"]
+    for fold in (run for run in runs if run.data.tags.get("kind") == "fold"):
+        assert [m.step for m in client.get_metric_history(fold.info.run_id, "train_loss")] == [
+            *range(1, epochs + 1)
+        ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from expression_nas import tracking
+from expression_nas import progress, tracking
 from expression_nas.evaluation.metrics import (
     classification_metrics,
     confusion_matrix_figure,
@@ -27,6 +28,7 @@ from expression_nas.evaluation.metrics import (
 )
 from expression_nas.evaluation.profiling import profile_model
 from expression_nas.evaluation.protocols import (
+    Fold,
     FoldView,
     RowView,
     loso_folds,
@@ -47,6 +49,7 @@ from expression_nas.parameters import RnasMerParams
 from expression_nas.training.checkpoints import fingerprint
 from expression_nas.training.data import ClipDataset, make_loader
 from expression_nas.training.loop import predict, resolve_device, train_fixed_epochs
+from expression_nas.training.workers import TrainingPool, worker_count
 
 logger = logging.getLogger(__name__)
 
@@ -179,9 +182,9 @@ def trained_spec(spec: dict[str, Any], params: RnasMerParams) -> dict[str, Any]:
 
 def train_network(
     spec: dict[str, Any], view: FoldView, params: RnasMerParams, log_epochs: bool = False
-) -> torch.nn.Module:
+) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Train the network of ``trained_spec(spec)`` from scratch for a fixed number of epochs on
-    ``view``."""
+    ``view``; the model and its per-epoch records (``log_epochs``: logged as they come)."""
     torch.manual_seed(params.seed)
     model = build_model(trained_spec(spec, params))
     config = optimizer_config(params.training)
@@ -193,21 +196,21 @@ def train_network(
         True,
         params.seed,
     )
-
-    def log_epoch(epoch: int, record: dict[str, float]) -> None:
-        tracking.log_metrics(
-            {"train_loss": record["loss"], "train_accuracy": record["accuracy"]}, step=epoch
-        )
-
-    train_fixed_epochs(
+    history = train_fixed_epochs(
         model,
         loader,
         config,
         device=resolve_device(params.device),
-        on_epoch_end=log_epoch if log_epochs else None,
+        on_epoch_end=log_training_epoch if log_epochs else None,
         seed=params.seed,
     )
-    return model
+    return model, history
+
+
+def log_training_epoch(epoch: int, record: dict[str, float]) -> None:
+    tracking.log_metrics(
+        {"train_loss": record["loss"], "train_accuracy": record["accuracy"]}, step=epoch
+    )
 
 
 def predict_view(model: torch.nn.Module, view: FoldView, params: RnasMerParams) -> np.ndarray:
@@ -223,6 +226,33 @@ def predict_view(model: torch.nn.Module, view: FoldView, params: RnasMerParams) 
     return y_pred
 
 
+def _training_pool(clips: Any, samples: pd.DataFrame, tasks: int, params: RnasMerParams):
+    workers = worker_count(params.training.workers, tasks, resolve_device(params.device))
+    return TrainingPool(workers, {"clips": clips, "samples": samples})
+
+
+def _loso_fold(
+    shared: dict[str, Any], task: tuple[dict[str, Any], Fold], params: RnasMerParams
+) -> tuple[pd.DataFrame, list[dict[str, float]]]:
+    """One LOSO fold (a ``TrainingPool`` job): its predictions and its training records."""
+    spec, fold = task
+    histories: list[list[dict[str, float]]] = []
+
+    def train(view: FoldView) -> torch.nn.Module:
+        model, history = train_network(spec, view, params)
+        histories.append(history)
+        return model
+
+    part = run_loso(
+        shared["clips"],
+        shared["samples"],
+        train,
+        lambda model, view: predict_view(model, view, params),
+        folds=[fold],
+    )
+    return part, histories[0]
+
+
 def loso_evaluation(
     clips: np.ndarray,
     samples: pd.DataFrame,
@@ -231,26 +261,30 @@ def loso_evaluation(
     params: RnasMerParams,
 ) -> pd.DataFrame:
     """Leave-one-subject-out training of the derived networks; each fold's subject is evaluated
-    with the architecture of the search that left its group out. Returns pooled predictions."""
+    with the architecture of the search that left its group out. Returns pooled predictions.
+    The folds train side by side in ``params.training.workers`` processes (``TrainingPool``);
+    each fold is seeded alike, so which worker trains it does not matter."""
     group_of = {subject: group.name for group in plan for subject in group.evaluated_subjects}
     originals = samples["copy"].to_numpy() == 0 if "copy" in samples.columns else None
+    folds = loso_folds(samples["subject"].tolist(), test_mask=originals)
+    tasks = [(specs[group_of[fold.test_subject]], fold) for fold in folds]
     parts = []
-    with tracking.nested_run(f"loso[{params.variant}]", tags={"kind": "evaluation"}):
+    with (
+        tracking.nested_run(f"loso[{params.variant}]", tags={"kind": "evaluation"}),
+        _training_pool(clips, samples, len(tasks), params) as pool,
+    ):
         tracking.log_params({"variant": params.variant, "training": params.training.model_dump()})
-        for fold in loso_folds(samples["subject"].tolist(), test_mask=originals):
+        outcomes = pool.map(partial(_loso_fold, params=params), tasks)
+        for fold, (part, history) in zip(
+            folds, progress.track(outcomes, "LOSO", "fold", total=len(folds)), strict=True
+        ):
             group = group_of[fold.test_subject]
-            spec = specs[group]
             with tracking.nested_run(
                 f"fold {fold.test_subject}", tags={"kind": "fold"}, fold=fold.test_subject
             ):
                 tracking.log_params({"test_subject": fold.test_subject, "architecture": group})
-                part = run_loso(
-                    clips,
-                    samples,
-                    lambda view, spec=spec: train_network(spec, view, params, log_epochs=True),
-                    lambda model, view: predict_view(model, view, params),
-                    folds=[fold],
-                )
+                for record in history:
+                    log_training_epoch(record["epoch"], record)
                 tracking.log_metrics(
                     {
                         "fold_accuracy": float((part["y_true"] == part["y_pred"]).mean()),
@@ -277,6 +311,29 @@ def confusion_figure(predictions: pd.DataFrame, classes: list[str], title: str):
     return confusion_matrix_figure(predictions["y_true"], predictions["y_pred"], classes, title)
 
 
+def _cross_database_pair(
+    shared: dict[str, Any], task: tuple[dict[str, Any], str, str], params: RnasMerParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train on every row of ``source``, predict the original clips of ``target`` (a
+    ``TrainingPool`` job): the true and the predicted labels."""
+    spec, source, target = task
+    clips, samples = shared["clips"], shared["samples"]
+    dataset = samples["dataset"].to_numpy()
+    originals = (
+        samples["copy"].to_numpy() == 0
+        if "copy" in samples.columns
+        else np.ones(len(samples), bool)
+    )
+    train_rows = np.flatnonzero(dataset == source)
+    test_rows = np.flatnonzero((dataset == target) & originals)
+    train_view = FoldView(
+        RowView(clips, train_rows), samples.iloc[train_rows].reset_index(drop=True)
+    )
+    test_view = FoldView(RowView(clips, test_rows), samples.iloc[test_rows].reset_index(drop=True))
+    model, _ = train_network(spec, train_view, params)
+    return test_view.labels, predict_view(model, test_view, params)
+
+
 def cross_database(
     clips: np.ndarray,
     samples: pd.DataFrame,
@@ -286,44 +343,35 @@ def cross_database(
 ) -> pd.DataFrame:
     """Train on every row of source A, test on the original clips of source B, for every
     ordered pair. The architecture used for A -> B is the one searched without B, so the target
-    corpus took no part in choosing it. Labels are already on the composite's common classes."""
+    corpus took no part in choosing it. Labels are already on the composite's common classes.
+    The pairs train side by side in ``params.training.workers`` processes."""
     sources = sorted(samples["dataset"].unique())
     if len(sources) < 2 or not set(sources) <= set(specs):
         logger.info("cross-database evaluation needs searches grouped by source; skipped")
         return pd.DataFrame(columns=["train", "test", "n", "accuracy", "uar", "uf1"])
-    originals = (
-        samples["copy"].to_numpy() == 0
-        if "copy" in samples.columns
-        else np.ones(len(samples), bool)
-    )
+    pairs = [(source, target) for source in sources for target in sources if source != target]
+    tasks = [(specs[target], source, target) for source, target in pairs]
     rows = []
-    with tracking.nested_run(f"cross_database[{params.variant}]", tags={"kind": "cross_database"}):
-        for source in sources:
-            for target in sources:
-                if source == target:
-                    continue
-                train_rows = np.flatnonzero(samples["dataset"].to_numpy() == source)
-                test_rows = np.flatnonzero((samples["dataset"].to_numpy() == target) & originals)
-                train_view = FoldView(
-                    RowView(clips, train_rows), samples.iloc[train_rows].reset_index(drop=True)
-                )
-                test_view = FoldView(
-                    RowView(clips, test_rows), samples.iloc[test_rows].reset_index(drop=True)
-                )
-                model = train_network(specs[target], train_view, params)
-                y_pred = predict_view(model, test_view, params)
-                scores = classification_metrics(test_view.labels, y_pred, len(classes))
-                row = {"train": source, "test": target, "n": len(test_rows)}
-                row.update({k: scores[k] for k in ("accuracy", "uar", "uf1")})
-                rows.append(row)
-                tracking.log_metrics({f"{source}_to_{target}_uf1": scores["uf1"]})
-                logger.info(
-                    "cross-database %s -> %s: UF1 %.3f (n=%d)",
-                    source,
-                    target,
-                    scores["uf1"],
-                    len(test_rows),
-                )
+    with (
+        tracking.nested_run(f"cross_database[{params.variant}]", tags={"kind": "cross_database"}),
+        _training_pool(clips, samples, len(tasks), params) as pool,
+    ):
+        outcomes = pool.map(partial(_cross_database_pair, params=params), tasks)
+        for (source, target), (y_true, y_pred) in zip(
+            pairs, progress.track(outcomes, "cross-database", "pair", total=len(pairs)), strict=True
+        ):
+            scores = classification_metrics(y_true, y_pred, len(classes))
+            row = {"train": source, "test": target, "n": len(y_true)}
+            row.update({k: scores[k] for k in ("accuracy", "uar", "uf1")})
+            rows.append(row)
+            tracking.log_metrics({f"{source}_to_{target}_uf1": scores["uf1"]})
+            logger.info(
+                "cross-database %s -> %s: UF1 %.3f (n=%d)",
+                source,
+                target,
+                scores["uf1"],
+                len(y_true),
+            )
     return pd.DataFrame(rows)
 
 
@@ -365,7 +413,7 @@ def train_release_model(
                 "training": params.training.model_dump(),
             }
         )
-        model = train_network(
+        model, _ = train_network(
             specs[release_group],
             FoldView(RowView(clips, everyone), samples.reset_index(drop=True)),
             params,

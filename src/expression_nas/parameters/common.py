@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class ParameterModel(BaseModel):
@@ -34,6 +34,23 @@ Device = Annotated[
     Field(
         pattern=r"^(auto|cpu|cuda(:\d+)?)$",
         description="auto (CUDA when available, else the CPU), cpu, cuda or cuda:<index>",
+    ),
+]
+
+
+def _workers(value: object) -> str | int:
+    if value == "auto" or (type(value) is int and value >= 1):
+        return value
+    raise ValueError("expected 'auto' or an integer number of worker processes >= 1")
+
+
+Workers = Annotated[
+    Literal["auto"] | int,
+    BeforeValidator(_workers),
+    Field(
+        description="processes that train side by side, one torch thread per core each "
+        "(training.workers.TrainingPool). auto: one per usable CPU core on the CPU, 1 on a "
+        "GPU or under torchrun; 1: every training in this process",
     ),
 ]
 

@@ -21,6 +21,7 @@ from expression_nas.parameters.common import (
     Rate,
     Seed,
     SgdTrainingParams,
+    Workers,
     only_placeholders,
 )
 
@@ -103,6 +104,7 @@ class RnasTrainingParams(SgdTrainingParams):
 
     batch_size: BatchSize = 8
     dropout: Rate = Field(0.0, description="dropout before the classifier of the derived network")
+    workers: Workers = "auto"
 
 
 class RnasProfilingParams(ParameterModel):
