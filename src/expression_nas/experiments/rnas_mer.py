@@ -228,7 +228,7 @@ def predict_view(model: torch.nn.Module, view: FoldView, params: RnasMerParams) 
 
 def _training_pool(clips: Any, samples: pd.DataFrame, tasks: int, params: RnasMerParams):
     workers = worker_count(params.training.workers, tasks, resolve_device(params.device))
-    return TrainingPool(workers, {"clips": clips, "samples": samples})
+    return TrainingPool(workers, {"clips": clips, "samples": samples}, preload=[__name__])
 
 
 def _loso_fold(
