@@ -1,4 +1,6 @@
 import os
+import signal
+import time
 from functools import partial
 
 import numpy as np
@@ -23,6 +25,22 @@ def _fails_on_two(shared, task):
 
 def _process_id(shared, task):
     return os.getpid()
+
+
+def _interrupted_then_slow(shared, task):
+    """A Ctrl-C reaches the worker too (the terminal signals the whole group): it goes on."""
+    os.kill(os.getpid(), signal.SIGINT)
+    if task > 1:
+        time.sleep(60)
+    return os.getpid()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @pytest.fixture
@@ -77,3 +95,17 @@ def test_worker_count(monkeypatch):
 def test_a_pool_needs_a_worker():
     with pytest.raises(ValueError, match="at least 1"):
         TrainingPool(0, {})
+
+
+def test_workers_ignore_sigint_and_a_stop_in_the_caller_ends_them_at_once():
+    pids = []
+    with pytest.raises(KeyboardInterrupt), TrainingPool(2, {}, threads=1) as pool:
+        for pid in pool.map(_interrupted_then_slow, range(4)):
+            pids.append(pid)  # both workers survived their SIGINT
+            if len(pids) == 2:
+                raise KeyboardInterrupt  # as interruptions' handler raises in the caller
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, pids))  # terminated, not left to finish their minute
