@@ -1,8 +1,10 @@
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
+from mlflow.tracking import MlflowClient
 from torch import nn
 
 from expression_nas.experiments.fer_evaluation import (
@@ -189,3 +191,39 @@ def test_toy_brightness_classes_are_learned_and_summarised():
     )
     assert summary["fold_accuracy_std"] >= 0.0
     assert isinstance(confusion_figure(predictions, CLASSES, "toy"), Figure)
+
+
+def _linear_classifier(n_classes: int) -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(SIDE * SIDE, n_classes))
+
+
+def test_folds_trained_side_by_side_equal_those_trained_here_and_are_logged(mlflow_experiment):
+    """Two workers give the predictions of one process (both on one torch thread), and each
+    fold's run holds its class weights, every epoch's training loss and its accuracy."""
+    images, samples = _corpus(6, 6, seed=3)
+    training = OptimizerConfig(lr=0.05, epochs=3, batch_size=16)
+    results = {}
+    for workers in (1, 2):
+        with mlflow.start_run(run_name=f"workers {workers}"):
+            results[workers] = evaluate_fer(
+                images,
+                samples,
+                _linear_classifier,
+                CLASSES,
+                protocol="kfold",
+                k=3,
+                training=training,
+                weighted_loss=True,
+                log_models=True,
+                workers=workers,
+            )
+    pd.testing.assert_frame_equal(results[2], results[1])
+    client = MlflowClient()
+    folds = mlflow.search_runs([mlflow_experiment], "tags.kind = 'fold'", output_format="list")
+    assert len(folds) == 6
+    for run in folds:
+        history = client.get_metric_history(run.info.run_id, "train_loss")
+        assert [m.step for m in history] == [1, 2, 3]
+        assert "class_weights" in run.data.params and "fold_accuracy" in run.data.metrics
+    logged = mlflow.search_logged_models(experiment_ids=[mlflow_experiment], output_format="list")
+    assert len(logged) == 6

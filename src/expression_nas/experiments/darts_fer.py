@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,11 @@ def final_spec(
     return spec
 
 
+def build_for_classes(spec: dict[str, Any], n_classes: int) -> torch.nn.Module:
+    """The network of ``spec`` with ``n_classes`` outputs (picklable with ``partial``)."""
+    return build_model({**spec, "num_classes": n_classes})
+
+
 def evaluate_corpus(
     images: np.ndarray,
     samples: pd.DataFrame,
@@ -217,9 +223,6 @@ def evaluate_corpus(
     in_channels, size = _image_geometry(images)
 
     spec = final_spec(searched, params.final_network, len(classes), in_channels)
-
-    def build(n_classes: int) -> torch.nn.Module:
-        return build_model({**spec, "num_classes": n_classes})
 
     own_settings = {"epochs": evaluation.epochs, "batch_size": evaluation.batch_size}
     training = params.training.model_copy(
@@ -240,7 +243,7 @@ def evaluate_corpus(
         predictions = evaluate_fer(
             images,
             samples,
-            build,
+            partial(build_for_classes, spec),
             classes,
             protocol=evaluation.protocol,
             k=evaluation.k,
@@ -250,6 +253,7 @@ def evaluate_corpus(
             device=device,
             augmented=augmented,
             log_models=training.log_models,
+            workers=training.workers,
         )
         metrics = summarize_fer(predictions, classes)
         costs = profile_model(build_model(spec), (1, in_channels, *size), device)

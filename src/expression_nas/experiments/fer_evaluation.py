@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ from expression_nas.training.data import (
     make_loader,
 )
 from expression_nas.training.loop import OptimizerConfig, predict, train_fixed_epochs
+from expression_nas.training.workers import TrainingPool, worker_count
 
 logger = logging.getLogger(__name__)
 
@@ -266,9 +268,11 @@ def train_network(
     device: str | torch.device,
     seed: int,
     after_epoch: Callable[[int, nn.Module], None] | None = None,
-) -> nn.Module:
-    """``build_model(n_classes)`` trained from scratch on ``view`` for the fixed epochs, its
-    per-epoch training loss and accuracy logged; ``after_epoch(epoch, model)`` after each epoch
+    log: bool = True,
+) -> tuple[nn.Module, list[dict]]:
+    """``build_model(n_classes)`` trained from scratch on ``view`` for the fixed epochs; the
+    model and its per-epoch records, with (``log``) the class weights and each epoch's training
+    loss and accuracy logged to the active run; ``after_epoch(epoch, model)`` after each epoch
     (e.g. to record predictions; the model is back in training mode at the next epoch)."""
     torch.manual_seed(seed)
     model = build_model(n_classes)
@@ -279,17 +283,16 @@ def train_network(
         seed=seed,
     )
     weights = class_weights(view.labels, n_classes) if weighted_loss else None
-    if weights is not None:
-        tracking.log_params({"class_weights": [round(float(w), 4) for w in weights]})
+    if weights is not None and log:
+        log_class_weights(weights)
 
     def log_epoch(epoch: int, record: dict) -> None:
-        tracking.log_metrics(
-            {"train_loss": record["loss"], "train_accuracy": record["accuracy"]}, step=epoch
-        )
+        if log:
+            log_training_epoch(record)
         if after_epoch is not None:
             after_epoch(epoch, model)
 
-    train_fixed_epochs(
+    history = train_fixed_epochs(
         model,
         loader,
         training,
@@ -298,7 +301,63 @@ def train_network(
         on_epoch_end=log_epoch,
         seed=seed,
     )
-    return model
+    return model, history
+
+
+def log_class_weights(weights: np.ndarray) -> None:
+    tracking.log_params({"class_weights": [round(float(w), 4) for w in weights]})
+
+
+def log_training_epoch(record: dict) -> None:
+    tracking.log_metrics(
+        {"train_loss": record["loss"], "train_accuracy": record["accuracy"]}, step=record["epoch"]
+    )
+
+
+@dataclass(frozen=True)
+class _FoldTraining:
+    """What a fold's job needs besides its rows (pickled once per job for the workers)."""
+
+    build_model: Callable[[int], nn.Module]
+    n_classes: int
+    training: OptimizerConfig
+    weighted_loss: bool
+    device: str | torch.device
+    seed: int
+    keep_model: bool
+
+
+def _train_and_predict_fold(
+    shared: dict[str, Any], rows: tuple[np.ndarray, np.ndarray], how: _FoldTraining
+) -> tuple[np.ndarray, list[dict], nn.Module | None]:
+    """One fold (a ``TrainingPool`` job): train on its training rows of the training side,
+    predict its test rows; the predictions, the epoch records and (``keep_model``) the model."""
+    train_rows, test_rows = rows
+    train_view = FoldView(
+        RowView(shared["train_images"], train_rows),
+        shared["train_samples"].iloc[train_rows].reset_index(drop=True),
+    )
+    test_view = FoldView(
+        RowView(shared["images"], test_rows),
+        shared["samples"].iloc[test_rows].reset_index(drop=True),
+    )
+    model, history = train_network(
+        how.build_model,
+        train_view,
+        how.n_classes,
+        how.training,
+        how.weighted_loss,
+        how.device,
+        how.seed,
+        log=False,
+    )
+    test_loader = make_loader(
+        ImageDataset(test_view.clips, np.arange(len(test_view)), test_view.labels),
+        how.training.batch_size,
+        shuffle=False,
+    )
+    _, y_pred, _ = predict(model, test_loader, how.device)
+    return y_pred, history, model.cpu().eval() if how.keep_model else None
 
 
 def evaluate_fer(
@@ -315,6 +374,7 @@ def evaluate_fer(
     device: str | torch.device = "cpu",
     augmented: tuple[RowReadable, pd.DataFrame] | None = None,
     log_models: bool = False,
+    workers: int | Literal["auto"] = 1,
 ) -> pd.DataFrame:
     """Train ``build_model(len(classes))`` from scratch on each fold of ``protocol`` and
     predict its test side; returns the predictions pooled over the folds, one row per tested
@@ -328,7 +388,9 @@ def evaluate_fer(
     ``weighted_loss``: cross-entropy weighted by ``class_weights`` of the training labels.
     Each fold is a nested MLflow run (when one is active) with its parameters, per-epoch
     training loss and accuracy, the fold's test accuracy and, with ``log_models``, the trained
-    network (mlflow.pytorch).
+    network (mlflow.pytorch). ``workers`` (``training.workers.worker_count``): the folds train
+    side by side in that many worker processes, which needs a picklable ``build_model`` (a
+    module-level function or a ``functools.partial`` of one); the logging stays here.
     """
     samples = samples.reset_index(drop=True)
     missing = {"sample_id", "subject", "label_index"} - set(samples.columns)
@@ -343,63 +405,70 @@ def evaluate_fer(
     subjects = samples["subject"].astype(str).to_numpy()
     train_subjects = train_samples["subject"].astype(str).to_numpy()
     folds = fer_folds(samples, protocol, k, seed)
-    parts = []
-    for fold in progress.track(folds, protocol, "fold"):
+    tasks = []
+    for fold in folds:
         train_rows = np.flatnonzero(np.isin(source_rows, fold.train_rows))
         test_rows = np.asarray(fold.test_rows, dtype=np.int64)
         if protocol == "kfold":
             overlap = set(train_subjects[train_rows]) & set(subjects[test_rows])
             if overlap:
                 raise ValueError(f"{fold.test_subject}: subjects {sorted(overlap)} on both sides")
-        train_view = FoldView(
-            RowView(train_images, train_rows), train_samples.iloc[train_rows].reset_index(drop=True)
-        )
-        test_view = FoldView(
-            RowView(images, test_rows), samples.iloc[test_rows].reset_index(drop=True)
-        )
-        with tracking.nested_run(
-            f"fold {fold.test_subject}",
-            tags={"kind": "fold", "protocol": protocol},
-            fold=fold.test_subject,
+        tasks.append((train_rows, test_rows))
+    how = _FoldTraining(
+        build_model, len(classes), training, weighted_loss, device, seed, keep_model=log_models
+    )
+    shared = {
+        "train_images": train_images,
+        "train_samples": train_samples,
+        "images": images,
+        "samples": samples,
+    }
+    count = worker_count(workers, len(tasks), torch.device(device))
+    parts = []
+    with TrainingPool(count, shared, preload=[__name__]) as pool:
+        outcomes = pool.map(partial(_train_and_predict_fold, how=how), tasks)
+        for fold, (train_rows, test_rows), (y_pred, history, model) in zip(
+            folds, tasks, progress.track(outcomes, protocol, "fold", total=len(tasks)), strict=True
         ):
-            tracking.log_params(
-                {
-                    "protocol": protocol,
-                    "fold": fold.test_subject,
-                    **({"k": k} if protocol == "kfold" else {}),
-                    "seed": seed,
-                    "augmented": augmented is not None,
-                    "weighted_loss": weighted_loss,
-                    "train_rows": len(train_rows),
-                    "test_rows": len(test_rows),
-                    "training": asdict(training),
-                }
-            )
-            model = train_network(
-                build_model, train_view, len(classes), training, weighted_loss, device, seed
-            )
-            test_loader = make_loader(
-                ImageDataset(test_view.clips, np.arange(len(test_view)), test_view.labels),
-                training.batch_size,
-                shuffle=False,
-            )
-            _, y_pred, _ = predict(model, test_loader, device)
-            part = test_view.samples[["sample_id", "subject"]].assign(
-                fold=fold.test_subject, y_true=test_view.labels, y_pred=y_pred
-            )
+            part = samples.iloc[test_rows][["sample_id", "subject"]].reset_index(drop=True)
+            labels_tested = labels[test_rows]
+            part = part.assign(fold=fold.test_subject, y_true=labels_tested, y_pred=y_pred)
             accuracy = float(np.mean(part["y_true"] == part["y_pred"]))
-            tracking.log_metrics({"fold_accuracy": accuracy, "n": len(part)})
-            if log_models:
-                tracking.log_torch_model(model.cpu().eval())
-        logger.info(
-            "%s %s: trained on %d rows, accuracy %.3f on %d images",
-            protocol,
-            fold.test_subject,
-            len(train_rows),
-            accuracy,
-            len(part),
-        )
-        parts.append(part)
+            with tracking.nested_run(
+                f"fold {fold.test_subject}",
+                tags={"kind": "fold", "protocol": protocol},
+                fold=fold.test_subject,
+            ):
+                tracking.log_params(
+                    {
+                        "protocol": protocol,
+                        "fold": fold.test_subject,
+                        **({"k": k} if protocol == "kfold" else {}),
+                        "seed": seed,
+                        "augmented": augmented is not None,
+                        "weighted_loss": weighted_loss,
+                        "train_rows": len(train_rows),
+                        "test_rows": len(test_rows),
+                        "training": asdict(training),
+                    }
+                )
+                if weighted_loss:
+                    train_labels = train_samples["label_index"].to_numpy()[train_rows]
+                    log_class_weights(class_weights(train_labels, len(classes)))
+                for record in history:
+                    log_training_epoch(record)
+                tracking.log_metrics({"fold_accuracy": accuracy, "n": len(part)})
+                if model is not None:
+                    tracking.log_torch_model(model)
+            logger.info(
+                "%s %s: trained on %d rows, accuracy %.3f on %d images",
+                protocol,
+                fold.test_subject,
+                len(train_rows),
+                accuracy,
+                len(part),
+            )
+            parts.append(part)
     return pd.concat(parts, ignore_index=True)[list(FER_PREDICTION_COLUMNS)]
 
 

@@ -22,6 +22,7 @@ from expression_nas.parameters.common import (
     Rate,
     Seed,
     SgdTrainingParams,
+    Workers,
     only_placeholders,
 )
 
@@ -122,6 +123,7 @@ class DartsTrainingParams(SgdTrainingParams):
     log_models: bool = Field(
         True, description="log every trained network (one per fold) with mlflow.pytorch"
     )
+    workers: Workers = "auto"
 
 
 class FerEvaluationParams(ParameterModel):
