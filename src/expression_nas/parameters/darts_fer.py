@@ -169,8 +169,8 @@ class DartsFerParams(ParameterModel):
     evaluation: dict[str, DartsEvaluationParams] = Field(
         default_factory=lambda: {
             "demo_fer2013": DartsEvaluationParams(protocol="standard_split", epochs=3),
-            "demo_ckplus": DartsEvaluationParams(protocol="kfold", k=2, epochs=12, batch_size=8),
-            "demo_jaffe": DartsEvaluationParams(protocol="kfold", k=3, epochs=15, batch_size=8),
+            "demo_ckplus": DartsEvaluationParams(protocol="kfold", k=2, epochs=20, batch_size=8),
+            "demo_jaffe": DartsEvaluationParams(protocol="kfold", k=4, epochs=20, batch_size=8),
             "fer2013": DartsEvaluationParams(protocol="standard_split"),
             "ckplus": DartsEvaluationParams(protocol="kfold", k=10),
             "jaffe": DartsEvaluationParams(protocol="kfold", k=10),
