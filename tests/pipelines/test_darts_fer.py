@@ -172,7 +172,7 @@ def test_mlflow_holds_searches_models_and_the_comparison(finished_run):
     _, parent = finished_run
     runs = mlflow.search_runs(experiment_names=["darts"], output_format="list")
     kinds = [run.data.tags.get("kind") for run in runs]
-    folds_per_method = 1 + 2 + 3  # FER2013 standard split, CK+ 2-fold, JAFFE 3-fold
+    folds_per_method = 1 + 2 + 4  # FER2013 standard split, CK+ 2-fold, JAFFE 4-fold (conf/base)
     assert kinds.count("search") == 2
     assert kinds.count("evaluation") == 2 * len(EVALUATED)
     assert kinds.count("fold") == 2 * folds_per_method
