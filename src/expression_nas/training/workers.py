@@ -1,16 +1,15 @@
 """Independent trainings side by side: worker processes, one CPU core and one torch thread each.
 
-The demo's derived networks are too small for torch's intra-op threads to pay: on 2 cores one
-thread gives about 90 % of two threads' speed, so two trainings at once (the folds of a LOSO
-evaluation, the pairs of a cross-database one) take little more than one. ``TrainingPool``
+The demo's derived networks are too small for torch's intra-op threads to pay well: on 2 cores
+one thread gives 70-84 % of two threads' speed, so two trainings at once (the folds of a LOSO
+evaluation, the pairs of a cross-database one) get through about 1.4x as many. ``TrainingPool``
 runs module-level jobs ``job(shared, task)`` in workers forked from multiprocessing's fork
 server (not from this process: its torch thread pool and MLflow client are not fork-safe). The
 server imports the project once, so a pool after the first starts in a fraction of a second
 instead of the ~5 s of importing torch and the project again. The workers receive the
 read-only ``shared`` values once, a memory-mapped array by its file so that every worker pages
-in the same copy.
-Results come back in task order; MLflow logging stays in the parent. With one worker the jobs
-run in this process, unchanged.
+in the same copy. Results come back in task order; MLflow logging stays in the parent. With
+one worker the jobs run in this process, unchanged.
 
 Interruptions: the workers ignore SIGINT, so a Ctrl-C reaches the parent alone
 (``interruptions`` ends its runs), and a pool left by an exception is terminated at once.
