@@ -1,7 +1,7 @@
 """Independent trainings side by side: worker processes, one CPU core and one torch thread each.
 
 The demo's derived networks are too small for torch's intra-op threads to pay well: on 2 cores
-one thread gives 70-84 % of two threads' speed, so two trainings at once (the folds of a LOSO
+one thread gives 69-83 % of two threads' speed, so two trainings at once (the folds of a LOSO
 evaluation, the pairs of a cross-database one) get through about 1.4x as many. ``TrainingPool``
 runs module-level jobs ``job(shared, task)`` in workers forked from multiprocessing's fork
 server (not from this process: its torch thread pool and MLflow client are not fork-safe). The
