@@ -200,6 +200,14 @@ def log_search_epoch(epoch: int, metrics: Mapping[str, float], snapshot: Mapping
     log_dict(snapshot, f"architecture_weights/epoch_{epoch:03d}.json")
 
 
+def log_training_epoch(record: Mapping[str, float]) -> None:
+    """One epoch of a fixed-epoch training (a ``train_fixed_epochs`` record): its training loss
+    and accuracy at step ``record["epoch"]``."""
+    log_metrics(
+        {"train_loss": record["loss"], "train_accuracy": record["accuracy"]}, step=record["epoch"]
+    )
+
+
 #: What a logged network needs to be loaded: the distributions MLflow's requirement inference
 #: finds for the project's pickled networks.
 MODEL_DISTRIBUTIONS = ("torch", "expression-nas", "mlflow", "cloudpickle", "numpy", "pandas")

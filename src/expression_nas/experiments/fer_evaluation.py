@@ -288,7 +288,7 @@ def train_network(
 
     def log_epoch(epoch: int, record: dict) -> None:
         if log:
-            log_training_epoch(record)
+            tracking.log_training_epoch(record)
         if after_epoch is not None:
             after_epoch(epoch, model)
 
@@ -306,12 +306,6 @@ def train_network(
 
 def log_class_weights(weights: np.ndarray) -> None:
     tracking.log_params({"class_weights": [round(float(w), 4) for w in weights]})
-
-
-def log_training_epoch(record: dict) -> None:
-    tracking.log_metrics(
-        {"train_loss": record["loss"], "train_accuracy": record["accuracy"]}, step=record["epoch"]
-    )
 
 
 @dataclass(frozen=True)
@@ -456,7 +450,7 @@ def evaluate_fer(
                     train_labels = train_samples["label_index"].to_numpy()[train_rows]
                     log_class_weights(class_weights(train_labels, len(classes)))
                 for record in history:
-                    log_training_epoch(record)
+                    tracking.log_training_epoch(record)
                 tracking.log_metrics({"fold_accuracy": accuracy, "n": len(part)})
                 if model is not None:
                     tracking.log_torch_model(model)

@@ -201,16 +201,12 @@ def train_network(
         loader,
         config,
         device=resolve_device(params.device),
-        on_epoch_end=log_training_epoch if log_epochs else None,
+        on_epoch_end=(lambda _, record: tracking.log_training_epoch(record))
+        if log_epochs
+        else None,
         seed=params.seed,
     )
     return model, history
-
-
-def log_training_epoch(epoch: int, record: dict[str, float]) -> None:
-    tracking.log_metrics(
-        {"train_loss": record["loss"], "train_accuracy": record["accuracy"]}, step=epoch
-    )
 
 
 def predict_view(model: torch.nn.Module, view: FoldView, params: RnasMerParams) -> np.ndarray:
@@ -284,7 +280,7 @@ def loso_evaluation(
             ):
                 tracking.log_params({"test_subject": fold.test_subject, "architecture": group})
                 for record in history:
-                    log_training_epoch(record["epoch"], record)
+                    tracking.log_training_epoch(record)
                 tracking.log_metrics(
                     {
                         "fold_accuracy": float((part["y_true"] == part["y_pred"]).mean()),
